@@ -1,0 +1,37 @@
+// The shape of what an app receives for one engine, the same in shared and dedicated placement.
+import * as pulumi from "@pulumi/pulumi";
+
+/** Every engine's credentials have at least these; `password` and `url` are secret. */
+export interface TenantCredentials {
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    url: string;
+}
+
+/** A tenant of some engine: its credentials and the keys it adds to the app's Secret. */
+export interface Tenant {
+    readonly app: string;
+    readonly engine: string;
+    /** Engine-specific credentials (host, port, user, password, url, ...). */
+    readonly credentials: pulumi.Output<TenantCredentials>;
+    /** Environment variables for the app's Secret; values carrying credentials are secret. */
+    readonly env: Record<string, pulumi.Output<string>>;
+}
+
+/** `scheme://user:password@host:port/path`, with user and password percent-encoded. */
+export function credentialUrl(
+    scheme: string,
+    user: pulumi.Input<string>,
+    password: pulumi.Input<string>,
+    host: pulumi.Input<string>,
+    port: pulumi.Input<number>,
+    path: pulumi.Input<string>,
+): pulumi.Output<string> {
+    return pulumi.secret(
+        pulumi
+            .all([user, password, host, port, path])
+            .apply(([u, p, h, po, pa]) => `${scheme}://${encodeURIComponent(u)}:${encodeURIComponent(p)}@${h}:${po}/${pa}`),
+    );
+}

@@ -1,0 +1,169 @@
+// PostgreSQL: a server, and per tenant a login role with a connection limit and a database owned
+// by that role, with CONNECT and TEMP revoked from PUBLIC so no other tenant can even connect.
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import { generatedPassword } from "../infra/passwords";
+import { tenantName } from "../infra/naming";
+import { Resources, ServerRuntime } from "../infra/runtime";
+import { Tenant, TenantCredentials, credentialUrl } from "./credentials";
+import { Endpoint } from "./types";
+import { assertServerName, dataOptions } from "./options";
+
+export const POSTGRES_PORT = 5432;
+export const POSTGRES_ADMIN_USER = "postgres";
+/** The official images run as this uid (Debian variants). */
+const POSTGRES_UID = 999;
+
+export interface PostgresqlTenantSpec {
+    app: string;
+    /** @default 20 */
+    connectionLimit?: number;
+    /** Listed for decommissioning: its database may really be dropped. @default false */
+    decommissioned?: boolean;
+}
+
+export interface PostgresqlServerArgs {
+    runtime: ServerRuntime;
+    /** Image tag, e.g. "18" or "17.6"; its major version decides the data path. */
+    version: string;
+    /** @default `postgres:<version>` */
+    image?: string;
+    storageGi: number;
+    resources: Resources;
+    /** Where `pulumi up` reaches the server. @default the runtime's admin address */
+    adminEndpoint?: Endpoint;
+    tenants: PostgresqlTenantSpec[];
+    /** Pulumi `protect` on the server's data and every tenant database. @default false */
+    protect?: boolean;
+}
+
+export class PostgresqlServer extends pulumi.ComponentResource {
+    /** Where apps reach the server. */
+    readonly host: pulumi.Output<string>;
+    readonly port: pulumi.Output<number>;
+    /** Connects as the admin through the admin endpoint, once the server is ready. */
+    readonly provider: postgresql.Provider;
+    readonly tenants: Record<string, PostgresqlTenant>;
+
+    constructor(name: string, args: PostgresqlServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("tenant-databases:postgresql:PostgresqlServer", name, {}, opts);
+        assertServerName(name);
+        const major = Number(/^(\d+)/.exec(args.version)?.[1]);
+        if (!Number.isInteger(major)) {
+            throw new Error(`PostgresqlServer ${name}: version ${JSON.stringify(args.version)} does not start with a major version`);
+        }
+        const protect = args.protect ?? false;
+
+        const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
+        // PostgreSQL 18+ images keep data under /var/lib/postgresql/<major>/docker; older ones
+        // under /var/lib/postgresql/data, where a subdirectory avoids the volume's lost+found.
+        const layout =
+            major >= 18
+                ? { mountPath: "/var/lib/postgresql", env: {} as Record<string, string> }
+                : { mountPath: "/var/lib/postgresql/data", env: { PGDATA: "/var/lib/postgresql/data/pgdata" } };
+
+        const running = args.runtime.run(
+            {
+                engine: "postgresql",
+                name,
+                image: args.image ?? `postgres:${args.version}`,
+                port: POSTGRES_PORT,
+                env: { POSTGRES_USER: POSTGRES_ADMIN_USER, ...layout.env },
+                secretEnv: { POSTGRES_PASSWORD: adminPassword.result },
+                data: { mountPath: layout.mountPath, storageGi: args.storageGi },
+                resources: args.resources,
+                // Over TCP: during the image's init phase the server listens on its socket only.
+                readinessCommand: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", POSTGRES_ADMIN_USER, "-d", "postgres"],
+                uid: POSTGRES_UID,
+                protect,
+            },
+            this,
+        );
+        this.host = running.host;
+        this.port = running.port;
+
+        this.provider = new postgresql.Provider(
+            `${name}-admin`,
+            {
+                host: args.adminEndpoint ? args.adminEndpoint.host.replace("{server}", name) : running.adminHost,
+                port: args.adminEndpoint ? args.adminEndpoint.port : running.adminPort,
+                username: POSTGRES_ADMIN_USER,
+                password: pulumi.secret(adminPassword.result),
+                database: "postgres",
+                sslmode: "disable",
+                superuser: true,
+                connectTimeout: 30,
+            },
+            { parent: this, dependsOn: [running.ready] },
+        );
+
+        this.tenants = Object.fromEntries(
+            args.tenants.map((t) => [
+                t.app,
+                new PostgresqlTenant(tenantName(t.app, "postgresql"), { server: this, protect, ...t }, { parent: this }),
+            ]),
+        );
+        this.registerOutputs({ host: this.host, port: this.port });
+    }
+}
+
+export interface PostgresqlTenantArgs extends PostgresqlTenantSpec {
+    /** The server, or anything with its address and an admin provider. */
+    server: { host: pulumi.Input<string>; port: pulumi.Input<number>; provider: postgresql.Provider };
+    /** Pulumi `protect` on the database and role (ignored when decommissioned). @default false */
+    protect?: boolean;
+}
+
+export interface PostgresqlCredentials extends TenantCredentials {
+    database: string;
+}
+
+export class PostgresqlTenant extends pulumi.ComponentResource implements Tenant {
+    readonly app: string;
+    readonly engine = "postgresql";
+    readonly credentials: pulumi.Output<PostgresqlCredentials>;
+    readonly env: Record<string, pulumi.Output<string>>;
+
+    constructor(name: string, args: PostgresqlTenantArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("tenant-databases:postgresql:PostgresqlTenant", name, {}, opts);
+        this.app = args.app;
+        const provider = args.server.provider;
+        // The role owns the database (and through it the app's tables), so both are data.
+        const data = { provider, ...dataOptions(args.decommissioned ?? false, args.protect ?? false) };
+
+        const password = generatedPassword(`${name}-password`, { parent: this });
+        const role = new postgresql.Role(
+            `${name}-role`,
+            {
+                name: args.app,
+                login: true,
+                password: pulumi.secret(password.result),
+                connectionLimit: args.connectionLimit ?? 20,
+            },
+            { parent: this, ...data },
+        );
+        // Owning the database is what lets the app create tables (PostgreSQL 15+ no longer
+        // grants CREATE on schema public to PUBLIC).
+        const database = new postgresql.Database(`${name}-database`, { name: args.app, owner: role.name }, { parent: this, ...data });
+        new postgresql.Grant(
+            `${name}-revoke-public`,
+            { database: database.name, role: "public", objectType: "database", privileges: [] },
+            { parent: this, provider },
+        );
+
+        const host = pulumi.output(args.server.host);
+        const port = pulumi.output(args.server.port);
+        const secretPassword = pulumi.secret(password.result);
+        const url = credentialUrl("postgresql", role.name, secretPassword, host, port, database.name);
+        this.credentials = pulumi.output({ host, port, database: database.name, user: role.name, password: secretPassword, url });
+        this.env = {
+            DATABASE_URL: url,
+            PGHOST: host,
+            PGPORT: port.apply(String),
+            PGDATABASE: database.name,
+            PGUSER: role.name,
+            PGPASSWORD: secretPassword,
+        };
+        this.registerOutputs({ credentials: this.credentials });
+    }
+}

@@ -1,0 +1,42 @@
+// The typed contract between whoever plans a platform (this repo's stacks/, or another program)
+// and the components that build it. Plain values: they decide which resources exist.
+import { Resources } from "../infra/runtime";
+
+export type { Resources, Quantities } from "../infra/runtime";
+
+export type Placement = "shared" | "dedicated";
+export type EngineName = "postgresql" | "redis";
+
+export interface Endpoint {
+    /** May contain `{server}`, replaced by each server's name. */
+    host: string;
+    port: number;
+}
+
+export interface EngineSettings {
+    engine: EngineName;
+    /** Image tag; for PostgreSQL its major version also decides where the data lives. */
+    version: string;
+    image: string;
+    storageGi: number;
+    resources: Resources;
+    placement: Placement;
+    /** Where `pulumi up` reaches the server's admin port. @default the target's own address */
+    adminEndpoint?: Endpoint;
+    /** Redis only: the number of logical databases, fixed at server start. */
+    databases?: number;
+}
+
+export type TenantPlan =
+    | { engine: "postgresql"; app: string; namespace: string; connectionLimit: number }
+    | { engine: "redis"; app: string; namespace: string; db: number };
+
+export interface ServerPlan {
+    engine: EngineName;
+    /** A DNS label, unique per target. */
+    name: string;
+    placement: Placement;
+    settings: EngineSettings;
+    /** Sorted by app name. */
+    tenants: TenantPlan[];
+}

@@ -1,0 +1,166 @@
+// The Kubernetes target: per server a StatefulSet with a volume claim template, a headless and a
+// ClusterIP Service, a Secret for its admin environment and one for its config files.
+import * as crypto from "crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { serverLabels } from "./naming";
+import { RunningServer, ServerRuntime, ServerSpec } from "./runtime";
+
+export interface KubernetesRuntimeArgs {
+    provider: k8s.Provider;
+    /** The namespace servers run in; pass the Namespace resource's name so objects wait for it. */
+    namespace: pulumi.Input<string>;
+    /** StorageClass of the data volumes. @default the cluster's default StorageClass */
+    storageClass?: string;
+}
+
+/** Pod annotation whose change rolls the server when its secret env or files change. */
+export const CONFIG_HASH_ANNOTATION = "tenant-databases.io/config-hash";
+
+const DATA_VOLUME = "data";
+const FILES_VOLUME = "config";
+
+export class KubernetesRuntime implements ServerRuntime {
+    readonly target = "kubernetes" as const;
+
+    constructor(private readonly args: KubernetesRuntimeArgs) {}
+
+    run(spec: ServerSpec, parent: pulumi.Resource): RunningServer {
+        const opts = { parent, provider: this.args.provider };
+        const namespace = this.args.namespace;
+        const labels = serverLabels(spec.engine, spec.name);
+        const metadata = (name: string) => ({ name, namespace, labels });
+
+        const envSecret = new k8s.core.v1.Secret(
+            `${spec.name}-admin`,
+            { metadata: metadata(`${spec.name}-admin`), type: "Opaque", stringData: secretMap(spec.secretEnv ?? {}) },
+            opts,
+        );
+        const filesSecret = spec.secretFiles
+            ? new k8s.core.v1.Secret(
+                  `${spec.name}-config`,
+                  { metadata: metadata(`${spec.name}-config`), type: "Opaque", stringData: secretMap(spec.secretFiles.files) },
+                  opts,
+              )
+            : undefined;
+
+        const headless = new k8s.core.v1.Service(
+            `${spec.name}-headless`,
+            {
+                metadata: metadata(`${spec.name}-headless`),
+                spec: {
+                    clusterIP: "None",
+                    selector: labels,
+                    ports: [{ name: spec.engine, port: spec.port, targetPort: spec.port }],
+                    publishNotReadyAddresses: true,
+                },
+            },
+            opts,
+        );
+
+        const statefulSet = new k8s.apps.v1.StatefulSet(
+            spec.name,
+            {
+                metadata: metadata(spec.name),
+                spec: {
+                    serviceName: headless.metadata.name,
+                    replicas: 1,
+                    selector: { matchLabels: labels },
+                    // PVCs outlive the StatefulSet and scale-downs: data goes only by an explicit decision.
+                    persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+                    template: {
+                        metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash(spec) } },
+                        spec: {
+                            automountServiceAccountToken: false,
+                            enableServiceLinks: false,
+                            securityContext: {
+                                runAsNonRoot: true,
+                                runAsUser: spec.uid,
+                                runAsGroup: spec.uid,
+                                fsGroup: spec.uid,
+                                seccompProfile: { type: "RuntimeDefault" },
+                            },
+                            containers: [
+                                {
+                                    name: spec.engine,
+                                    image: spec.image,
+                                    args: spec.args,
+                                    ports: [{ name: spec.engine, containerPort: spec.port }],
+                                    env: [
+                                        ...Object.entries(spec.env ?? {}).map(([name, value]) => ({ name, value })),
+                                        ...Object.keys(spec.secretEnv ?? {}).map((name) => ({
+                                            name,
+                                            valueFrom: { secretKeyRef: { name: envSecret.metadata.name, key: name } },
+                                        })),
+                                    ],
+                                    resources: { requests: { ...spec.resources.requests }, limits: { ...spec.resources.limits } },
+                                    securityContext: {
+                                        allowPrivilegeEscalation: false,
+                                        capabilities: { drop: ["ALL"] },
+                                    },
+                                    volumeMounts: [
+                                        { name: DATA_VOLUME, mountPath: spec.data.mountPath },
+                                        ...(spec.secretFiles ? [{ name: FILES_VOLUME, mountPath: spec.secretFiles.mountPath, readOnly: true }] : []),
+                                    ],
+                                    // Slow first starts (initdb, AOF replay) are covered by the startup probe,
+                                    // so liveness can stay strict afterwards.
+                                    startupProbe: { tcpSocket: { port: spec.port }, periodSeconds: 5, failureThreshold: 60 },
+                                    livenessProbe: { tcpSocket: { port: spec.port }, periodSeconds: 10, failureThreshold: 6 },
+                                    readinessProbe: { exec: { command: spec.readinessCommand }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
+                                },
+                            ],
+                            volumes: filesSecret
+                                ? [{ name: FILES_VOLUME, secret: { secretName: filesSecret.metadata.name, defaultMode: 0o440 } }]
+                                : [],
+                        },
+                    },
+                    volumeClaimTemplates: [
+                        {
+                            metadata: { name: DATA_VOLUME, labels },
+                            spec: {
+                                accessModes: ["ReadWriteOnce"],
+                                storageClassName: this.args.storageClass,
+                                resources: { requests: { storage: `${spec.data.storageGi}Gi` } },
+                            },
+                        },
+                    ],
+                },
+            },
+            // The provider waits for the StatefulSet's pod to be ready before this resolves.
+            { ...opts, protect: spec.protect },
+        );
+
+        const service = new k8s.core.v1.Service(
+            `${spec.name}-service`,
+            {
+                metadata: metadata(spec.name),
+                spec: { type: "ClusterIP", selector: labels, ports: [{ name: spec.engine, port: spec.port, targetPort: spec.port }] },
+            },
+            opts,
+        );
+
+        const host = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
+        const port = pulumi.output(spec.port);
+        return { host, port, adminHost: host, adminPort: port, ready: statefulSet };
+    }
+}
+
+function secretMap(values: Record<string, pulumi.Input<string>>): pulumi.Output<Record<string, string>> {
+    return pulumi.secret(pulumi.all(values));
+}
+
+/**
+ * A digest of everything the server reads at start from its Secrets. It is a one-way hash of
+ * generated high-entropy values, so it is safe in plain state and keeps diffs readable.
+ */
+function configHash(spec: ServerSpec): pulumi.Output<string> {
+    const inputs = pulumi.all({ env: pulumi.all(spec.secretEnv ?? {}), files: pulumi.all(spec.secretFiles?.files ?? {}) });
+    return pulumi.unsecret(inputs.apply((v) => crypto.createHash("sha256").update(stableJson(v)).digest("hex")));
+}
+
+function stableJson(value: unknown): string {
+    if (value === null || typeof value !== "object") return JSON.stringify(value);
+    if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(",")}}`;
+}

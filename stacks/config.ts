@@ -1,0 +1,363 @@
+// Stack config: from the raw values of Pulumi.<stack>.yaml to a validated, defaulted StackConfig.
+// Every problem is collected and reported at once, each naming the config path, the bad value
+// and what is allowed. Nothing here touches Pulumi resources, so an invalid config registers nothing.
+import { z } from "zod";
+import {
+    ENGINES,
+    Placement,
+    RawConfig,
+    RawResources,
+    SUPPORTED_ENGINES,
+    Target,
+    rawConfigSchema,
+} from "./schema";
+import { parseCpuMillis, parseMemoryMi } from "./quantities";
+import { dnsName } from "../infra/naming";
+import { EngineSettings, Resources, Quantities } from "../components/types";
+
+export type { EngineSettings, Resources, Quantities, Endpoint } from "../components/types";
+
+export type { Engine, Placement, Target } from "./schema";
+export { ENGINES, SUPPORTED_ENGINES } from "./schema";
+
+export interface PostgresqlUse {
+    placement: Placement;
+    connectionLimit: number;
+}
+export interface RedisUse {
+    placement: Placement;
+    db: number;
+}
+export interface AppConfig {
+    name: string;
+    /** Kubernetes namespace the app runs in; its credentials Secret goes there. */
+    namespace: string;
+    postgresql?: PostgresqlUse;
+    redis?: RedisUse;
+}
+
+export interface StackConfig {
+    target: Target;
+    placement: Placement;
+    kubernetes: { namespace: string; storageClass?: string };
+    engines: { postgresql?: EngineSettings; redis?: EngineSettings };
+    apps: Record<string, AppConfig>;
+    protect: boolean;
+    decommission: string[];
+}
+
+export type SupportedEngine = "postgresql" | "redis";
+
+/** Defaults from the seeds (DESIGN.md, "Stack config"). */
+export const ENGINE_DEFAULTS: Record<SupportedEngine, { repository: string; version: string; storageGi: number; resources: Resources }> = {
+    postgresql: {
+        repository: "postgres",
+        version: "18",
+        storageGi: 2,
+        resources: { requests: { memory: "256Mi", cpu: "250m" }, limits: { memory: "512Mi", cpu: "500m" } },
+    },
+    redis: {
+        repository: "redis",
+        version: "7.4",
+        storageGi: 1,
+        resources: { requests: { memory: "128Mi", cpu: "100m" }, limits: { memory: "256Mi", cpu: "250m" } },
+    },
+};
+export const DEFAULT_CONNECTION_LIMIT = 20;
+export const DEFAULT_REDIS_DATABASES = 16;
+export const DEFAULT_SERVER_NAMESPACE = "databases";
+
+/**
+ * Names an app may not take on an engine, because the server uses them itself.
+ * PostgreSQL: the admin role and maintenance databases, `public`, and the reserved `pg_` prefix.
+ * Redis: the `default` user (disabled) and the `admin` user the platform manages the server with.
+ */
+const RESERVED_NAMES: Record<SupportedEngine, { names: string[]; prefixes: string[] }> = {
+    postgresql: { names: ["postgres", "template0", "template1", "public"], prefixes: ["pg_"] },
+    redis: { names: ["default", "admin"], prefixes: [] },
+};
+
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`Invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` + problems.map((p) => `  - ${p}`).join("\n"));
+        this.name = "ConfigError";
+    }
+}
+
+/** Validates raw stack config (the `tenant-databases:*` keys without prefix) and fills in defaults. */
+export function parseStackConfig(raw: unknown): StackConfig {
+    const parsed = rawConfigSchema.safeParse(raw, { reportInput: true });
+    if (!parsed.success) {
+        throw new ConfigError(parsed.error.issues.map(describeIssue));
+    }
+    const problems: string[] = [];
+    const config = resolve(parsed.data, problems);
+    if (problems.length > 0) {
+        throw new ConfigError(problems);
+    }
+    return config;
+}
+
+function resolve(raw: RawConfig, problems: string[]): StackConfig {
+    const stackPlacement = raw.placement ?? "shared";
+
+    for (const engine of ENGINES) {
+        if (raw.engines[engine] !== undefined && !SUPPORTED_ENGINES.includes(engine)) {
+            problems.push(`engines.${engine}: not supported yet; this version runs ${SUPPORTED_ENGINES.join(", ")}`);
+        }
+    }
+    if (raw.target === "docker") {
+        problems.push(`target: "docker" is not supported yet; this version runs on "kubernetes"`);
+    }
+
+    const engines: StackConfig["engines"] = {};
+    for (const engine of ["postgresql", "redis"] as const) {
+        const settings = raw.engines[engine];
+        if (settings === undefined) continue;
+        const defaults = ENGINE_DEFAULTS[engine];
+        const version = settings.version ?? defaults.version;
+        engines[engine] = {
+            engine,
+            version,
+            image: settings.image ?? `${defaults.repository}:${version}`,
+            storageGi: settings.storageGi ?? defaults.storageGi,
+            resources: mergeResources(defaults.resources, settings.resources, `engines.${engine}.resources`, problems),
+            placement: settings.placement ?? stackPlacement,
+            adminEndpoint: settings.adminEndpoint,
+            databases: engine === "redis" ? (raw.engines.redis?.databases ?? DEFAULT_REDIS_DATABASES) : undefined,
+        };
+    }
+    if (engines.postgresql && settingsMajor(engines.postgresql.version) === undefined) {
+        problems.push(
+            `engines.postgresql.version: ${JSON.stringify(engines.postgresql.version)} does not start with a PostgreSQL major version; ` +
+                `expected a tag such as "18" or "17.6" (it decides where the image keeps its data)`,
+        );
+    }
+
+    const apps: Record<string, AppConfig> = {};
+    for (const name of Object.keys(raw.apps).sort()) {
+        const rawApp = raw.apps[name];
+        const app: AppConfig = { name, namespace: rawApp.namespace ?? dnsName(name) };
+        for (const engine of ENGINES) {
+            const use = rawApp[engine];
+            if (use === undefined) continue;
+            const path = `apps.${name}.${engine}`;
+            if (!SUPPORTED_ENGINES.includes(engine)) {
+                problems.push(`${path}: engine ${engine} is not supported yet; this version runs ${SUPPORTED_ENGINES.join(", ")}`);
+                continue;
+            }
+            const settings = engines[engine as SupportedEngine];
+            if (settings === undefined) {
+                const enabled = Object.keys(engines);
+                problems.push(
+                    `${path}: engine ${engine} is not enabled in this stack; add engines.${engine} ` +
+                        `(enabled: ${enabled.length > 0 ? enabled.join(", ") : "none"})`,
+                );
+                continue;
+            }
+            checkReservedName(engine as SupportedEngine, name, path, problems);
+            const own = engine === "postgresql" ? rawApp.postgresql?.placement : rawApp.redis?.placement;
+            const placement = own ?? rawApp.placement ?? settings.placement;
+            if (engine === "postgresql") {
+                app.postgresql = { placement, connectionLimit: rawApp.postgresql?.connectionLimit ?? DEFAULT_CONNECTION_LIMIT };
+            } else if (engine === "redis") {
+                // db is checked against the other tenants of the server below.
+                app.redis = { placement, db: rawApp.redis?.db ?? -1 };
+            }
+        }
+        apps[name] = app;
+    }
+
+    if (engines.redis) checkRedisNumbers(apps, engines.redis.databases ?? DEFAULT_REDIS_DATABASES, problems);
+    for (const settings of Object.values(engines)) checkAdminEndpoint(settings, apps, problems);
+
+    const decommission = raw.decommission ?? [];
+    const seen = new Set<string>();
+    decommission.forEach((name, i) => {
+        if (seen.has(name)) problems.push(`decommission[${i}]: ${JSON.stringify(name)} is listed twice`);
+        seen.add(name);
+    });
+
+    return {
+        target: raw.target,
+        placement: stackPlacement,
+        kubernetes: {
+            namespace: raw.kubernetes?.namespace ?? DEFAULT_SERVER_NAMESPACE,
+            storageClass: raw.kubernetes?.storageClass,
+        },
+        engines,
+        apps,
+        protect: raw.protect ?? false,
+        decommission,
+    };
+}
+
+/** PostgreSQL major version from an image tag such as "18", "17.6" or "16-alpine". */
+export function settingsMajor(version: string): number | undefined {
+    const match = /^(\d+)/.exec(version);
+    return match ? Number(match[1]) : undefined;
+}
+
+function checkReservedName(engine: SupportedEngine, app: string, path: string, problems: string[]): void {
+    const reserved = RESERVED_NAMES[engine];
+    const clash = reserved.names.includes(app) || reserved.prefixes.some((p) => app.startsWith(p));
+    if (clash) {
+        const taken = [...reserved.names, ...reserved.prefixes.map((p) => `${p}*`)].join(", ");
+        problems.push(`${path}: the app name ${JSON.stringify(app)} is reserved by ${engine} (reserved: ${taken}); rename the app`);
+    }
+}
+
+/**
+ * Redis DB numbers: on a shared server every tenant needs its own fixed number (ACLs cannot
+ * restrict DB numbers, so the numbers only keep names apart and must never move); a dedicated
+ * server defaults to 0. Every number must be below `databases`.
+ */
+function checkRedisNumbers(apps: Record<string, AppConfig>, databases: number, problems: string[]): void {
+    const usedBy = new Map<number, string>();
+    const sharedTenants = Object.values(apps).filter((a) => a.redis?.placement === "shared");
+    for (const app of sharedTenants) {
+        const db = app.redis!.db;
+        if (db >= 0) usedBy.set(db, usedBy.has(db) ? usedBy.get(db)! : app.name);
+    }
+    const free = () => describeFree(databases, new Set(usedBy.keys()));
+    for (const app of Object.values(apps)) {
+        const use = app.redis;
+        if (use === undefined) continue;
+        const path = `apps.${app.name}.redis.db`;
+        if (use.db < 0) {
+            if (use.placement === "dedicated") {
+                use.db = 0;
+                continue;
+            }
+            problems.push(`${path}: missing; every app on the shared Redis server needs a fixed db number; free numbers: ${free()}`);
+            continue;
+        }
+        if (use.db >= databases) {
+            problems.push(`${path}: ${use.db} is out of range; engines.redis.databases is ${databases}, so allowed: 0-${databases - 1}`);
+            continue;
+        }
+        if (use.placement === "shared" && usedBy.get(use.db) !== app.name) {
+            problems.push(`${path}: ${use.db} is already used by apps.${usedBy.get(use.db)}; free numbers: ${free()}`);
+        }
+    }
+}
+
+function describeFree(databases: number, used: Set<number>): string {
+    const ranges: string[] = [];
+    let start = -1;
+    for (let n = 0; n <= databases; n++) {
+        const isFree = n < databases && !used.has(n);
+        if (isFree && start < 0) start = n;
+        if (!isFree && start >= 0) {
+            ranges.push(start === n - 1 ? `${start}` : `${start}-${n - 1}`);
+            start = -1;
+        }
+    }
+    return ranges.length > 0 ? ranges.join(", ") : `none (raise engines.redis.databases above ${databases})`;
+}
+
+/** An admin endpoint shared by several servers must tell them apart with `{server}`. */
+function checkAdminEndpoint(settings: EngineSettings, apps: Record<string, AppConfig>, problems: string[]): void {
+    if (!settings.adminEndpoint || settings.adminEndpoint.host.includes("{server}")) return;
+    const uses = Object.values(apps).map((a) => a[settings.engine as SupportedEngine]).filter((u) => u !== undefined);
+    const dedicated = uses.filter((u) => u.placement === "dedicated").length;
+    const shared = uses.some((u) => u.placement === "shared") ? 1 : 0;
+    if (dedicated + shared > 1) {
+        problems.push(
+            `engines.${settings.engine}.adminEndpoint.host: ${JSON.stringify(settings.adminEndpoint.host)} would point ${dedicated + shared} ` +
+                `${settings.engine} servers at one address; include {server} in the host (e.g. "{server}.db.example.com")`,
+        );
+    }
+}
+
+function mergeResources(defaults: Resources, given: RawResources | undefined, path: string, problems: string[]): Resources {
+    const merged: Resources = {
+        requests: { ...defaults.requests, ...given?.requests },
+        limits: { ...defaults.limits, ...given?.limits },
+    };
+    if (parseMemoryMi(merged.requests.memory) > parseMemoryMi(merged.limits.memory)) {
+        problems.push(`${path}.requests.memory: ${merged.requests.memory} is more than limits.memory ${merged.limits.memory}; requests must not exceed limits`);
+    }
+    if (parseCpuMillis(merged.requests.cpu) > parseCpuMillis(merged.limits.cpu)) {
+        problems.push(`${path}.requests.cpu: ${merged.requests.cpu} is more than limits.cpu ${merged.limits.cpu}; requests must not exceed limits`);
+    }
+    for (const [kind, q] of Object.entries(merged) as [string, Quantities][]) {
+        if (parseMemoryMi(q.memory) <= 0) problems.push(`${path}.${kind}.memory: ${q.memory} must be more than 0`);
+        if (parseCpuMillis(q.cpu) <= 0) problems.push(`${path}.${kind}.cpu: ${q.cpu} must be more than 0`);
+    }
+    return merged;
+}
+
+// ---- zod issues as operator-facing messages ----
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+    const path = formatPath(issue.path);
+    const input = (issue as { input?: unknown }).input;
+    const value = formatValue(input);
+    switch (issue.code) {
+        case "unrecognized_keys": {
+            const allowed = allowedKeysAt(issue.path);
+            return issue.keys
+                .map((key) => `${formatPath([...issue.path, key])}: unknown key${allowed ? `; allowed: ${allowed.join(", ")}` : ""}`)
+                .join("\n  - ");
+        }
+        case "invalid_key": {
+            const parent = formatPath(issue.path.slice(0, -1));
+            return `${parent}: ${value} is not a valid app name; expected ${issue.issues[0]?.message ?? "a valid name"}`;
+        }
+        case "invalid_value":
+            return `${path}: ${value} is not allowed; expected one of ${issue.values.map((v) => String(v)).join(", ")}`;
+        case "invalid_type":
+            if (input === undefined) return `${path}: missing; expected ${describeType(issue.expected)}`;
+            return `${path}: ${value} is not ${describeType(issue.expected)}`;
+        case "too_small":
+            return `${path}: ${value} is too small; expected ${issue.inclusive ? "at least" : "more than"} ${String(issue.minimum)}`;
+        case "too_big":
+            return `${path}: ${value} is too big; expected ${issue.inclusive ? "at most" : "less than"} ${String(issue.maximum)}`;
+        case "invalid_format":
+            return `${path}: ${value} is not allowed; expected ${issue.message}`;
+        default:
+            return `${path}: ${value}: ${issue.message}`;
+    }
+}
+
+function describeType(expected: string): string {
+    const names: Record<string, string> = {
+        int: "an integer",
+        number: "a number",
+        string: "a string",
+        boolean: "true or false",
+        object: "a map of keys",
+        array: "a list",
+        record: "a map of keys",
+    };
+    return names[expected] ?? expected;
+}
+
+function formatPath(path: PropertyKey[]): string {
+    if (path.length === 0) return "(stack config)";
+    return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
+}
+
+function formatValue(value: unknown): string {
+    if (value === undefined) return "nothing";
+    const text = JSON.stringify(value);
+    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** The keys the schema allows at a path, for "unknown key" messages. */
+function allowedKeysAt(path: PropertyKey[]): string[] | undefined {
+    let schema: z.ZodType | undefined = rawConfigSchema;
+    for (const segment of path) {
+        schema = unwrap(schema);
+        if (schema instanceof z.ZodObject) schema = (schema.shape as Record<string, z.ZodType>)[String(segment)];
+        else if (schema instanceof z.ZodRecord) schema = schema.valueType as z.ZodType;
+        else return undefined;
+    }
+    schema = unwrap(schema);
+    return schema instanceof z.ZodObject ? Object.keys(schema.shape) : undefined;
+}
+
+function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
+    return schema instanceof z.ZodOptional ? (schema.unwrap() as z.ZodType) : schema;
+}

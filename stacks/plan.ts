@@ -1,0 +1,49 @@
+// The planner: a pure function from validated config to the topology, i.e. which servers exist
+// and which tenants live on each. Shared: one server per engine. Dedicated: one server per engine
+// and app. Dedicated is a server with one tenant; nothing else differs.
+import { serverName } from "../infra/naming";
+import { ServerPlan, TenantPlan } from "../components/types";
+import { AppConfig, StackConfig, SupportedEngine } from "./config";
+
+export type { ServerPlan, TenantPlan } from "../components/types";
+
+export interface Topology {
+    /** Sorted by engine, then name. */
+    servers: ServerPlan[];
+}
+
+const PLANNED_ENGINES: readonly SupportedEngine[] = ["postgresql", "redis"];
+
+export function planTopology(config: StackConfig): Topology {
+    const servers = new Map<string, ServerPlan>();
+    const apps = Object.values(config.apps).sort((a, b) => a.name.localeCompare(b.name));
+    for (const engine of PLANNED_ENGINES) {
+        const settings = config.engines[engine];
+        if (settings === undefined) continue;
+        for (const app of apps) {
+            const tenant = tenantOf(app, engine);
+            if (tenant === undefined) continue;
+            const placement = app[engine]!.placement;
+            const name = serverName(engine, placement === "dedicated" ? app.name : undefined);
+            let server = servers.get(name);
+            if (server === undefined) {
+                server = { engine, name, placement, settings, tenants: [] };
+                servers.set(name, server);
+            }
+            server.tenants.push(tenant);
+        }
+    }
+    return {
+        servers: [...servers.values()].sort((a, b) => a.engine.localeCompare(b.engine) || a.name.localeCompare(b.name)),
+    };
+}
+
+function tenantOf(app: AppConfig, engine: SupportedEngine): TenantPlan | undefined {
+    if (engine === "postgresql" && app.postgresql) {
+        return { engine, app: app.name, namespace: app.namespace, connectionLimit: app.postgresql.connectionLimit };
+    }
+    if (engine === "redis" && app.redis) {
+        return { engine, app: app.name, namespace: app.namespace, db: app.redis.db };
+    }
+    return undefined;
+}

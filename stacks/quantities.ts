@@ -1,0 +1,29 @@
+// Kubernetes resource quantities as numbers, for validation (requests <= limits) and the
+// `capacity` output. Only the forms the schema accepts (MEMORY_PATTERN, CPU_PATTERN).
+
+const MEMORY_UNITS_MI: Record<string, number> = {
+    "": 1 / (1024 * 1024),
+    Ki: 1 / 1024,
+    Mi: 1,
+    Gi: 1024,
+    Ti: 1024 * 1024,
+    k: 1000 / (1024 * 1024),
+    M: 1e6 / (1024 * 1024),
+    G: 1e9 / (1024 * 1024),
+    T: 1e12 / (1024 * 1024),
+};
+
+/** Memory quantity in MiB ("512Mi" -> 512, "1Gi" -> 1024). */
+export function parseMemoryMi(quantity: string): number {
+    const match = /^(\d+(?:\.\d+)?)([A-Za-z]*)$/.exec(quantity);
+    const unit = match ? MEMORY_UNITS_MI[match[2]] : undefined;
+    if (!match || unit === undefined) throw new Error(`not a memory quantity: ${quantity}`);
+    return Number(match[1]) * unit;
+}
+
+/** CPU quantity in millicores ("250m" -> 250, "1" -> 1000, "0.5" -> 500). */
+export function parseCpuMillis(quantity: string): number {
+    const match = /^(\d+(?:\.\d+)?)(m?)$/.exec(quantity);
+    if (!match) throw new Error(`not a CPU quantity: ${quantity}`);
+    return match[2] === "m" ? Number(match[1]) : Number(match[1]) * 1000;
+}

@@ -1,0 +1,112 @@
+// The stack config contract (DESIGN.md, "Stack config") as a zod schema: the shape of every key.
+// Rules that relate keys to each other (engines enabled, Redis numbers, reserved names) live in
+// validate.ts; this file only says what a well-formed value looks like.
+import { z } from "zod";
+
+export const ENGINES = ["postgresql", "mysql", "mongodb", "redis", "qdrant", "neo4j"] as const;
+export type Engine = (typeof ENGINES)[number];
+
+/** Engines this version can run. The others are part of the contract and rejected clearly. */
+export const SUPPORTED_ENGINES: readonly Engine[] = ["postgresql", "redis"];
+
+export const PLACEMENTS = ["shared", "dedicated"] as const;
+export type Placement = (typeof PLACEMENTS)[number];
+
+export const TARGETS = ["kubernetes", "docker"] as const;
+export type Target = (typeof TARGETS)[number];
+
+export const APP_NAME_PATTERN = /^[a-z][a-z0-9_]{0,39}$/;
+export const APP_NAME_RULE = "a lowercase letter, then up to 39 lowercase letters, digits or '_'";
+
+// Kubernetes namespace names are DNS-1123 labels.
+const NAMESPACE_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const NAMESPACE_RULE = "a DNS label: up to 63 lowercase letters, digits or '-', starting and ending with a letter or digit";
+
+// Kubernetes quantities, restricted to the forms that make sense for a database server.
+export const MEMORY_PATTERN = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+export const CPU_PATTERN = /^\d+(\.\d+)?m?$/;
+
+const placement = z.enum(PLACEMENTS);
+
+const quantities = z.strictObject({
+    memory: z.string().regex(MEMORY_PATTERN, { error: "a memory quantity such as 256Mi or 1Gi" }).optional(),
+    cpu: z.string().regex(CPU_PATTERN, { error: "a CPU quantity such as 250m or 1" }).optional(),
+});
+
+const resources = z.strictObject({
+    requests: quantities.optional(),
+    limits: quantities.optional(),
+});
+
+const adminEndpoint = z.strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+});
+
+const imageTag = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { error: "a container image tag such as 18 or 7.4" });
+const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, { error: "a container image reference such as postgres:18" });
+
+const engineCommon = {
+    version: imageTag.optional(),
+    image: imageRef.optional(),
+    storageGi: z.number().positive().optional(),
+    resources: resources.optional(),
+    placement: placement.optional(),
+    adminEndpoint: adminEndpoint.optional(),
+};
+
+const postgresqlEngine = z.strictObject({ ...engineCommon });
+const redisEngine = z.strictObject({
+    ...engineCommon,
+    databases: z.number().int().min(1).max(10000).optional(),
+});
+
+const appPostgresql = z.strictObject({
+    placement: placement.optional(),
+    connectionLimit: z.number().int().min(1).optional(),
+});
+const appRedis = z.strictObject({
+    placement: placement.optional(),
+    db: z.number().int().min(0).optional(),
+});
+// Engines that are in the contract but not implemented yet: any object, rejected in validate.ts.
+const notYet = z.record(z.string(), z.unknown());
+
+const appName = z.string().regex(APP_NAME_PATTERN, { error: APP_NAME_RULE });
+
+const app = z.strictObject({
+    namespace: z.string().regex(NAMESPACE_PATTERN, { error: NAMESPACE_RULE }).optional(),
+    placement: placement.optional(),
+    postgresql: appPostgresql.optional(),
+    redis: appRedis.optional(),
+    mysql: notYet.optional(),
+    mongodb: notYet.optional(),
+    qdrant: notYet.optional(),
+    neo4j: notYet.optional(),
+});
+
+export const rawConfigSchema = z.strictObject({
+    target: z.enum(TARGETS),
+    placement: placement.optional(),
+    kubernetes: z
+        .strictObject({
+            namespace: z.string().regex(NAMESPACE_PATTERN, { error: NAMESPACE_RULE }),
+            storageClass: z.string().min(1).optional(),
+        })
+        .optional(),
+    engines: z.strictObject({
+        postgresql: postgresqlEngine.optional(),
+        redis: redisEngine.optional(),
+        mysql: notYet.optional(),
+        mongodb: notYet.optional(),
+        qdrant: notYet.optional(),
+        neo4j: notYet.optional(),
+    }),
+    apps: z.record(appName, app),
+    protect: z.boolean().optional(),
+    decommission: z.array(appName).optional(),
+});
+
+export type RawConfig = z.infer<typeof rawConfigSchema>;
+export type RawApp = z.infer<typeof app>;
+export type RawResources = z.infer<typeof resources>;

@@ -1,0 +1,177 @@
+// The one test helper for Pulumi programs: runs a program under mocks, records every registered
+// resource with its inputs (secrets still marked), options and dependencies, throws on any
+// unmocked provider call, and reads Outputs as promises.
+import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "../../stacks/read";
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface RecordedResource {
+    type: string;
+    name: string;
+    urn: string;
+    custom: boolean;
+    /** Inputs as the engine would receive them; secret values are `{[sig]: secret, value}` wrappers. */
+    rawInputs: Record<string, unknown>;
+    /** The same inputs with secret wrappers removed. */
+    inputs: Record<string, any>;
+    parent: string;
+    provider: string;
+    protect: boolean;
+    retainOnDelete: boolean;
+    /** URNs this resource waits for (explicit and through its inputs). */
+    dependencies: string[];
+}
+
+export interface MockRun<T> {
+    result: T;
+    resources: RecordedResource[];
+    /** Every generated password the mocks handed out, to search for leaks. */
+    passwords: string[];
+}
+
+type RegisterRequest = {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getCustom(): boolean;
+    getProvider(): string;
+    getProtect(): boolean | undefined;
+    getRetainondelete(): boolean | undefined;
+    getDependenciesList(): string[];
+    getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }) => void): void };
+    getObject(): unknown;
+};
+
+export const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
+
+/**
+ * Runs `program` under Pulumi mocks and waits until every resource is registered.
+ * `config` holds this project's keys without prefix, as Pulumi.<stack>.yaml would set them.
+ */
+export async function runProgram<T>(
+    program: () => T,
+    options: { config?: Record<string, unknown>; stack?: string } = {},
+): Promise<MockRun<T>> {
+    const resources: RecordedResource[] = [];
+    const passwords: string[] = [];
+    const stack = options.stack ?? "test";
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+                const state: Record<string, unknown> = { ...args.inputs };
+                if (args.type === RANDOM_PASSWORD) {
+                    // Recognisable, unique, URL-unsafe characters excluded like the real settings.
+                    const password = `Pw${passwords.length}x${args.name.replace(/[^A-Za-z0-9]/g, "")}`.padEnd(32, "Q").slice(0, 48);
+                    passwords.push(password);
+                    state.result = password;
+                }
+                return { id: `${args.name}-id`, state };
+            },
+            call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+                throw new Error(`unmocked provider call ${args.token}`);
+            },
+        },
+        PROJECT,
+        stack,
+        false,
+    );
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: RegisterRequest, cb: unknown) => {
+        resources.push(record(req, stack));
+        return register(req, cb);
+    };
+    pulumi.runtime.setAllConfig(
+        Object.fromEntries(
+            Object.entries(options.config ?? {}).map(([k, v]) => [`${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
+        ),
+        [],
+    );
+
+    const result = program();
+    await waitForRegistrations();
+    return { result, resources, passwords };
+}
+
+function record(req: RegisterRequest, stack: string): RecordedResource {
+    const rawInputs = pulumi.runtime.deserializeProperties(req.getObject() as never) as Record<string, unknown>;
+    const dependencies = new Set(req.getDependenciesList());
+    req.getPropertydependenciesMap().forEach((deps) => deps.getUrnsList().forEach((urn) => dependencies.add(urn)));
+    const parent = req.getParent();
+    let type = req.getType();
+    if (parent) type = `${parent.split("::")[2].split("$").pop()}$${type}`;
+    return {
+        type: req.getType(),
+        name: req.getName(),
+        urn: `urn:pulumi:${stack}::${PROJECT}::${type}::${req.getName()}`,
+        custom: req.getCustom(),
+        rawInputs,
+        inputs: unwrapSecrets(rawInputs) as Record<string, any>,
+        parent,
+        provider: req.getProvider(),
+        protect: req.getProtect() ?? false,
+        retainOnDelete: req.getRetainondelete() ?? false,
+        dependencies: [...dependencies],
+    };
+}
+
+async function waitForRegistrations(): Promise<void> {
+    // Registration is asynchronous; settle until the RPC queue stays empty.
+    const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+    if (typeof wait !== "function") throw new Error("this @pulumi/pulumi has no runtime.waitForRPCs");
+    await wait();
+}
+
+/** The value of an Output, as a promise. */
+export function valueOf<T>(output: pulumi.Output<T> | pulumi.Input<T>): Promise<T> {
+    return new Promise((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));
+}
+
+export function isSecretOutput<T>(output: pulumi.Output<T>): Promise<boolean> {
+    return pulumi.isSecret(output);
+}
+
+export function isSecretWrapper(value: unknown): value is { value: unknown } {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+}
+
+export function unwrapSecrets(value: unknown): unknown {
+    if (isSecretWrapper(value)) return unwrapSecrets(value.value);
+    if (Array.isArray(value)) return value.map(unwrapSecrets);
+    if (value !== null && typeof value === "object") {
+        return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, unwrapSecrets(v)]));
+    }
+    return value;
+}
+
+/**
+ * Paths at which one of `needles` appears in plain text, i.e. not inside a secret wrapper.
+ * A needle inside a longer string counts (URLs carry passwords).
+ */
+export function plaintextOccurrences(value: unknown, needles: string[], path = ""): string[] {
+    if (isSecretWrapper(value)) return [];
+    if (typeof value === "string") return needles.some((n) => value.includes(n)) ? [path || "(value)"] : [];
+    if (Array.isArray(value)) return value.flatMap((v, i) => plaintextOccurrences(v, needles, `${path}[${i}]`));
+    if (value !== null && typeof value === "object") {
+        return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => plaintextOccurrences(v, needles, path ? `${path}.${k}` : k));
+    }
+    return [];
+}
+
+/** Finders over a run's resources that fail loudly when the resource is not there. */
+export function finder(resources: RecordedResource[]) {
+    return {
+        all: (type: string) => resources.filter((r) => r.type === type),
+        one(type: string, name: string): RecordedResource {
+            const found = resources.filter((r) => r.type === type && r.name === name);
+            if (found.length !== 1) {
+                const names = resources.filter((r) => r.type === type).map((r) => r.name);
+                throw new Error(`expected one ${type} named ${name}, found ${found.length}; registered: ${names.join(", ") || "none"}`);
+            }
+            return found[0];
+        },
+        byUrn: (urn: string) => resources.find((r) => r.urn === urn),
+    };
+}
