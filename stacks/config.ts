@@ -305,8 +305,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
             const parent = formatPath(issue.path.slice(0, -1));
             return `${parent}: ${value} is not a valid app name; expected ${issue.issues[0]?.message ?? "a valid name"}`;
         }
-        case "invalid_value":
-            return `${path}: ${value} is not allowed; expected one of ${issue.values.map((v) => String(v)).join(", ")}`;
+        case "invalid_value": {
+            const allowed = `one of ${issue.values.map((v) => String(v)).join(", ")}`;
+            return input === undefined ? `${path}: missing; expected ${allowed}` : `${path}: ${value} is not allowed; expected ${allowed}`;
+        }
         case "invalid_type":
             if (input === undefined) return `${path}: missing; expected ${describeType(issue.expected)}`;
             return `${path}: ${value} is not ${describeType(issue.expected)}`;

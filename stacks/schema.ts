@@ -15,8 +15,10 @@ export type Placement = (typeof PLACEMENTS)[number];
 export const TARGETS = ["kubernetes", "docker"] as const;
 export type Target = (typeof TARGETS)[number];
 
-export const APP_NAME_PATTERN = /^[a-z][a-z0-9_]{0,39}$/;
-export const APP_NAME_RULE = "a lowercase letter, then up to 39 lowercase letters, digits or '_'";
+// DESIGN.md says ^[a-z][a-z0-9_]{0,39}$; a trailing '_' would become a trailing '-' in
+// Kubernetes names (namespace, server), which the API rejects, so the last character is alphanumeric.
+export const APP_NAME_PATTERN = /^[a-z]([a-z0-9_]{0,38}[a-z0-9])?$/;
+export const APP_NAME_RULE = "a lowercase letter, then up to 39 lowercase letters, digits or '_', not ending in '_'";
 
 // Kubernetes namespace names are DNS-1123 labels.
 const NAMESPACE_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -78,9 +80,9 @@ const app = z.strictObject({
     namespace: z.string().regex(NAMESPACE_PATTERN, { error: NAMESPACE_RULE }).optional(),
     placement: placement.optional(),
     postgresql: appPostgresql.optional(),
-    redis: appRedis.optional(),
     mysql: notYet.optional(),
     mongodb: notYet.optional(),
+    redis: appRedis.optional(),
     qdrant: notYet.optional(),
     neo4j: notYet.optional(),
 });
@@ -96,9 +98,9 @@ export const rawConfigSchema = z.strictObject({
         .optional(),
     engines: z.strictObject({
         postgresql: postgresqlEngine.optional(),
-        redis: redisEngine.optional(),
         mysql: notYet.optional(),
         mongodb: notYet.optional(),
+        redis: redisEngine.optional(),
         qdrant: notYet.optional(),
         neo4j: notYet.optional(),
     }),

@@ -1,6 +1,7 @@
 // The one test helper for Pulumi programs: runs a program under mocks, records every registered
 // resource with its inputs (secrets still marked), options and dependencies, throws on any
 // unmocked provider call, and reads Outputs as promises.
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../../stacks/read";
 
@@ -62,8 +63,9 @@ export async function runProgram<T>(
             newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
                 const state: Record<string, unknown> = { ...args.inputs };
                 if (args.type === RANDOM_PASSWORD) {
-                    // Recognisable, unique, URL-unsafe characters excluded like the real settings.
-                    const password = `Pw${passwords.length}x${args.name.replace(/[^A-Za-z0-9]/g, "")}`.padEnd(32, "Q").slice(0, 48);
+                    // Recognisable and derived from the name only, so a run's passwords do not
+                    // depend on registration order; alphanumeric like the real settings.
+                    const password = `MockPw${crypto.createHash("sha256").update(args.name).digest("hex").slice(0, 26)}`;
                     passwords.push(password);
                     state.result = password;
                 }

@@ -1,0 +1,64 @@
+// fast-check generators for valid stack configs, shared by the planner and stability properties.
+import * as fc from "fast-check";
+
+export const appNameArb = fc.stringMatching(/^[a-z]([a-z0-9_]{0,10}[a-z0-9])?$/);
+const placementArb = fc.constantFrom("shared", "dedicated");
+
+export interface AppSpec {
+    name: string;
+    placement?: "shared" | "dedicated";
+    postgresql?: { placement?: "shared" | "dedicated"; connectionLimit?: number };
+    redis?: { placement?: "shared" | "dedicated" };
+}
+
+/** Apps with unique names, each using PostgreSQL and/or Redis with optional placements. */
+export const appsArb = (maxApps = 12) =>
+    fc.uniqueArray(
+        fc.record(
+            {
+                name: appNameArb,
+                placement: placementArb,
+                postgresql: fc.record({ placement: placementArb, connectionLimit: fc.integer({ min: 1, max: 500 }) }, { requiredKeys: [] }),
+                redis: fc.record({ placement: placementArb }, { requiredKeys: [] }),
+            },
+            { requiredKeys: ["name"] },
+        ),
+        { selector: (a) => a.name, minLength: 1, maxLength: maxApps },
+    ) as fc.Arbitrary<AppSpec[]>;
+
+export const stackArb = fc.record({
+    placement: placementArb,
+    postgresqlPlacement: fc.option(placementArb, { nil: undefined }),
+    redisPlacement: fc.option(placementArb, { nil: undefined }),
+});
+
+/**
+ * A raw stack config for these apps. Redis db numbers are fixed per app name by `dbOf`, as an
+ * operator fixes them in the YAML: they never depend on the app's position in the list.
+ */
+export function rawConfig(stack: { placement: string; postgresqlPlacement?: string; redisPlacement?: string }, apps: AppSpec[], dbOf: (app: string) => number) {
+    const rawApps: Record<string, unknown> = {};
+    for (const app of apps) {
+        const entry: Record<string, unknown> = {};
+        if (app.placement) entry.placement = app.placement;
+        if (app.postgresql) entry.postgresql = { ...app.postgresql };
+        if (app.redis) entry.redis = { ...app.redis, db: dbOf(app.name) };
+        rawApps[app.name] = entry;
+    }
+    return {
+        target: "kubernetes",
+        placement: stack.placement,
+        kubernetes: { namespace: "databases" },
+        engines: {
+            postgresql: stack.postgresqlPlacement ? { placement: stack.postgresqlPlacement } : {},
+            redis: { databases: 64, ...(stack.redisPlacement ? { placement: stack.redisPlacement } : {}) },
+        },
+        apps: rawApps,
+    };
+}
+
+/** A stable, collision-free db number per app within one generated config (max 64 apps). */
+export function dbNumbering(names: string[]): (app: string) => number {
+    const sorted = [...new Set(names)].sort();
+    return (app) => sorted.indexOf(app);
+}

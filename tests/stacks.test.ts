@@ -1,0 +1,214 @@
+// Each Pulumi.<stack>.yaml of the repo, run whole under mocks, plus invariants that hold for
+// every stack: no plaintext secret anywhere, unique names, explicit providers, readiness ordering.
+import * as assert from "assert";
+import { StackOutputs } from "../stacks/program";
+import { MockRun, RecordedResource, finder, isSecretOutput, isSecretWrapper, plaintextOccurrences, valueOf } from "./helpers/pulumi";
+import { runStackFile, stackNames } from "./helpers/stacks";
+
+const T = {
+    statefulSet: "kubernetes:apps/v1:StatefulSet",
+    secret: "kubernetes:core/v1:Secret",
+    service: "kubernetes:core/v1:Service",
+    namespace: "kubernetes:core/v1:Namespace",
+    role: "postgresql:index/role:Role",
+    database: "postgresql:index/database:Database",
+    grant: "postgresql:index/grant:Grant",
+    pgProvider: "pulumi:providers:postgresql",
+    k8sProvider: "pulumi:providers:kubernetes",
+};
+
+const PG_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"];
+const REDIS_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"];
+const APPS = ["beep_boop", "digi_core", "lernmi"];
+
+const runs = new Map<string, MockRun<StackOutputs>>();
+async function run(stack: string): Promise<MockRun<StackOutputs>> {
+    if (!runs.has(stack)) runs.set(stack, await runStackFile(stack));
+    return runs.get(stack)!;
+}
+
+function providerUrn(ref: string): string {
+    return ref.split("::").slice(0, -1).join("::");
+}
+
+describe("stack files run whole under mocks", () => {
+    it("the repo has the dev and prod stacks", () => {
+        assert.deepStrictEqual(stackNames(), ["dev", "prod"]);
+    });
+
+    describe("Pulumi.dev.yaml (shared)", () => {
+        it("runs one PostgreSQL and one Redis server holding all three apps", async () => {
+            const { resources, result } = await run("dev");
+            const find = finder(resources);
+            assert.deepStrictEqual(find.all(T.statefulSet).map((r) => r.name).sort(), ["postgresql", "redis"]);
+            const servers = await valueOf(result.servers);
+            assert.deepStrictEqual(
+                servers.map((s) => [s.engine, s.name, s.placement, s.tenants, s.host, s.port]),
+                [
+                    ["postgresql", "postgresql", "shared", APPS, "postgresql.databases-dev.svc.cluster.local", 5432],
+                    ["redis", "redis", "shared", APPS, "redis.databases-dev.svc.cluster.local", 6379],
+                ],
+            );
+        });
+
+        it("gives every app its own role (with its connection limit) and a database it owns, closed to PUBLIC", async () => {
+            const find = finder((await run("dev")).resources);
+            const limits: Record<string, number> = { beep_boop: 20, digi_core: 20, lernmi: 10 };
+            for (const app of APPS) {
+                const role = find.one(T.role, `${app}-postgresql-role`);
+                assert.deepStrictEqual(
+                    { name: role.inputs.name, login: role.inputs.login, connectionLimit: role.inputs.connectionLimit },
+                    { name: app, login: true, connectionLimit: limits[app] },
+                );
+                assert.ok(isSecretWrapper(role.rawInputs.password), "role password is secret");
+                const db = find.one(T.database, `${app}-postgresql-database`);
+                assert.deepStrictEqual({ name: db.inputs.name, owner: db.inputs.owner }, { name: app, owner: app });
+                assert.ok(db.dependencies.includes(role.urn), "database waits for its owner role");
+                const grant = find.one(T.grant, `${app}-postgresql-revoke-public`);
+                assert.deepStrictEqual(grant.inputs, { database: app, role: "public", objectType: "database", privileges: [] });
+            }
+        });
+
+        it("writes one Secret per app in the app's namespace with exactly the documented keys", async () => {
+            const { resources, result } = await run("dev");
+            const find = finder(resources);
+            const apps = await valueOf(result.apps);
+            for (const app of APPS) {
+                const secret = find.one(T.secret, `${app}-databases`);
+                assert.deepStrictEqual(secret.inputs.metadata.name, `${app.replace(/_/g, "-")}-databases`);
+                assert.deepStrictEqual(secret.inputs.metadata.namespace, app.replace(/_/g, "-"));
+                assert.ok(isSecretWrapper(secret.rawInputs.stringData), "the whole payload is secret");
+                const data = secret.inputs.stringData as Record<string, string>;
+                assert.deepStrictEqual(Object.keys(data).sort(), [...PG_KEYS, ...REDIS_KEYS, "APP_TENANT_ID"].sort());
+                const pg = apps[app].postgresql as Record<string, unknown>;
+                const redis = apps[app].redis as Record<string, unknown>;
+                assert.strictEqual(data.APP_TENANT_ID, app);
+                assert.strictEqual(data.DATABASE_URL, `postgresql://${app}:${pg.password}@postgresql.databases-dev.svc.cluster.local:5432/${app}`);
+                assert.deepStrictEqual([data.PGHOST, data.PGPORT, data.PGDATABASE, data.PGUSER, data.PGPASSWORD], [pg.host, "5432", app, app, pg.password]);
+                assert.strictEqual(data.REDIS_URL, `redis://${app}:${redis.password}@redis.databases-dev.svc.cluster.local:6379/${redis.db}`);
+                assert.deepStrictEqual([data.REDIS_KEY_PREFIX, data.REDIS_DB], [app, String(redis.db)]);
+            }
+            assert.deepStrictEqual(
+                APPS.map((a) => apps[a].redis.db),
+                [2, 0, 1],
+                "db numbers are the configured ones",
+            );
+        });
+
+        it("keeps data of removed apps by default and protects nothing in dev", async () => {
+            const find = finder((await run("dev")).resources);
+            for (const r of [...find.all(T.database), ...find.all(T.role), ...find.all(T.namespace)]) {
+                assert.ok(r.retainOnDelete, `${r.name} is retained on delete`);
+                assert.ok(!r.protect, `${r.name} is not protected in dev`);
+            }
+        });
+    });
+
+    describe("Pulumi.prod.yaml (dedicated PostgreSQL, shared Redis, protected)", () => {
+        it("runs a PostgreSQL server per app and one shared Redis", async () => {
+            const { resources, result } = await run("prod");
+            const find = finder(resources);
+            assert.deepStrictEqual(
+                find.all(T.statefulSet).map((r) => r.name).sort(),
+                ["postgresql-beep-boop", "postgresql-digi-core", "postgresql-lernmi", "redis"],
+            );
+            const servers = await valueOf(result.servers);
+            for (const s of servers.filter((s) => s.engine === "postgresql")) {
+                assert.strictEqual(s.placement, "dedicated");
+                assert.strictEqual(s.tenants.length, 1);
+                assert.strictEqual(s.name, `postgresql-${s.tenants[0].replace(/_/g, "-")}`);
+            }
+            const apps = await valueOf(result.apps);
+            assert.strictEqual(apps.lernmi.postgresql.host, "postgresql-lernmi.databases.svc.cluster.local");
+            assert.strictEqual(apps.lernmi.redis.host, "redis.databases.svc.cluster.local");
+        });
+
+        it("sizes PostgreSQL servers as configured", async () => {
+            const sts = finder((await run("prod")).resources).one(T.statefulSet, "postgresql-lernmi");
+            const claim = sts.inputs.spec.volumeClaimTemplates[0];
+            assert.strictEqual(claim.spec.resources.requests.storage, "10Gi");
+            assert.strictEqual(claim.spec.storageClassName, "standard");
+            assert.deepStrictEqual(sts.inputs.spec.template.spec.containers[0].resources, {
+                requests: { memory: "512Mi", cpu: "250m" },
+                limits: { memory: "1Gi", cpu: "1" },
+            });
+        });
+
+        it("protects every data-bearing resource", async () => {
+            const find = finder((await run("prod")).resources);
+            const data = [...find.all(T.database), ...find.all(T.role), ...find.all(T.statefulSet), ...find.all(T.namespace)];
+            assert.strictEqual(data.length, 3 + 3 + 4 + 1);
+            for (const r of data) assert.ok(r.protect, `${r.type} ${r.name} is protected`);
+        });
+
+        it("reports capacity for the planned servers", async () => {
+            const { capacity } = (await run("prod")).result;
+            assert.deepStrictEqual(capacity.engines.postgresql, {
+                servers: 3,
+                requests: { memoryMi: 1536, cpuMillis: 750 },
+                limits: { memoryMi: 3072, cpuMillis: 3000 },
+                storageGi: 30,
+            });
+            assert.strictEqual(capacity.total.servers, 4);
+            assert.strictEqual(capacity.total.storageGi, 32);
+        });
+    });
+
+    for (const stack of ["dev", "prod"]) {
+        describe(`invariants of Pulumi.${stack}.yaml`, () => {
+            it("no generated password appears outside a secret, in any input or output", async () => {
+                const { resources, result, passwords } = await run(stack);
+                assert.ok(passwords.length >= 7, "the run generated passwords");
+                for (const r of resources) {
+                    assert.deepStrictEqual(plaintextOccurrences(r.rawInputs, passwords), [], `${r.type} ${r.name}`);
+                }
+                assert.ok(await isSecretOutput(result.apps), "output apps is secret");
+                assert.ok(!(await isSecretOutput(result.servers)), "output servers is plain");
+                const plainOutputs = JSON.stringify({ servers: await valueOf(result.servers), capacity: result.capacity });
+                assert.deepStrictEqual(passwords.filter((p) => plainOutputs.includes(p)), []);
+                // The secret output does carry them: the audit would notice a leak.
+                const apps = JSON.stringify(await valueOf(result.apps));
+                assert.ok(passwords.some((p) => apps.includes(p)));
+            });
+
+            it("every resource has a unique URN, and Kubernetes objects unique names per namespace", async () => {
+                const { resources } = await run(stack);
+                const urns = resources.map((r) => r.urn);
+                assert.strictEqual(new Set(urns).size, urns.length);
+                const k8sNames = resources
+                    .filter((r) => r.type.startsWith("kubernetes:"))
+                    .map((r) => `${r.type.split(":")[2]}/${r.inputs.metadata.namespace ?? ""}/${r.inputs.metadata.name}`);
+                assert.strictEqual(new Set(k8sNames).size, k8sNames.length, k8sNames.join("\n"));
+            });
+
+            it("passes explicit providers to every resource", async () => {
+                const { resources } = await run(stack);
+                const find = finder(resources);
+                const k8sProvider = find.one(T.k8sProvider, "kubernetes");
+                for (const r of resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"))) {
+                    assert.strictEqual(providerUrn(r.provider), k8sProvider.urn, `${r.type} ${r.name}`);
+                }
+                for (const r of resources.filter((r) => r.type.startsWith("postgresql:"))) {
+                    const provider = find.byUrn(providerUrn(r.provider));
+                    assert.ok(provider && provider.type === T.pgProvider, `${r.name} uses an explicit PostgreSQL provider`);
+                }
+            });
+
+            it("connects to each PostgreSQL server only once it is ready, through its cluster address", async () => {
+                const { resources } = await run(stack);
+                const find = finder(resources);
+                for (const provider of find.all(T.pgProvider)) {
+                    const server = provider.name.replace(/-admin$/, "");
+                    const sts = find.one(T.statefulSet, server);
+                    assert.ok(provider.dependencies.includes(sts.urn), `${provider.name} waits for StatefulSet ${server}`);
+                    assert.strictEqual(provider.inputs.host, `${server}.${sts.inputs.metadata.namespace}.svc.cluster.local`);
+                    assert.strictEqual(provider.inputs.port, "5432");
+                    assert.strictEqual(provider.inputs.sslmode, "disable");
+                    assert.ok(isSecretWrapper(provider.rawInputs.password));
+                    const tenants = resources.filter((r: RecordedResource) => r.type.startsWith("postgresql:") && providerUrn(r.provider) === provider.urn);
+                    assert.ok(tenants.length > 0);
+                }
+            });
+        });
+    }
+});
