@@ -6,8 +6,8 @@ import { KubernetesRuntime } from "../infra/kubernetes";
 import { appSecretName } from "../infra/naming";
 import { ServerRuntime } from "../infra/runtime";
 import { Tenant } from "./credentials";
-import { PostgresqlServer } from "./postgresql";
-import { RedisServer } from "./redis";
+import { PostgresqlCredentials, PostgresqlServer } from "./postgresql";
+import { RedisCredentials, RedisServer } from "./redis";
 import { Placement, ServerPlan } from "./types";
 
 export interface DatabasePlatformArgs {
@@ -26,6 +26,12 @@ export interface DatabasePlatformArgs {
     decommission?: string[];
 }
 
+/** What one app receives, per engine it uses. `password` and `url` are secret. */
+export interface AppCredentials {
+    postgresql?: PostgresqlCredentials;
+    redis?: RedisCredentials;
+}
+
 export interface ServerSummary {
     engine: string;
     name: string;
@@ -37,7 +43,7 @@ export interface ServerSummary {
 
 export class DatabasePlatform extends pulumi.ComponentResource {
     /** Secret: app -> engine -> credentials. */
-    readonly apps: pulumi.Output<Record<string, Record<string, unknown>>>;
+    readonly apps: pulumi.Output<Record<string, AppCredentials>>;
     /** No secrets: where each server runs and whom it serves. */
     readonly servers: pulumi.Output<ServerSummary[]>;
 
@@ -113,7 +119,7 @@ export class DatabasePlatform extends pulumi.ComponentResource {
                 Object.fromEntries(
                     [...byApp.entries()].map(([app, appTenants]) => [
                         app,
-                        pulumi.all(Object.fromEntries(appTenants.map((t) => [t.engine, t.credentials]))),
+                        pulumi.all(Object.fromEntries(appTenants.map((t) => [t.engine, t.credentials]))) as pulumi.Output<AppCredentials>,
                     ]),
                 ),
             ),

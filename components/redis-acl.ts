@@ -1,7 +1,9 @@
 // The Redis ACL file: the default user is disabled, an admin user manages the server, and each
 // tenant may touch only keys and channels under its own prefix, minus dangerous commands
-// (FLUSHALL, FLUSHDB, KEYS, CONFIG, DEBUG, ...). Passwords are stored as SHA-256 digests, so the
-// file never holds a usable password.
+// (FLUSHALL, FLUSHDB, KEYS, CONFIG, DEBUG, ...). INFO is @dangerous but given back: client
+// libraries run it on connect (ioredis' ready check, BullMQ's version check), and it shows server
+// statistics, not keys or values. Passwords are stored as SHA-256 digests, so the file never holds
+// a usable password.
 import * as crypto from "crypto";
 
 export const REDIS_ADMIN_USER = "admin";
@@ -23,7 +25,7 @@ export function renderRedisAcl(adminPassword: string, tenants: RedisAclTenant[])
 
 export function tenantAclRule(tenant: RedisAclTenant): string {
     const prefix = `${tenant.user}:*`;
-    return `user ${tenant.user} on #${sha256(tenant.password)} resetkeys resetchannels ~${prefix} &${prefix} -@all +@all -@dangerous`;
+    return `user ${tenant.user} on #${sha256(tenant.password)} resetkeys resetchannels ~${prefix} &${prefix} -@all +@all -@dangerous +info`;
 }
 
 function sha256(text: string): string {

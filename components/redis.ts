@@ -104,8 +104,8 @@ export class RedisServer extends pulumi.ComponentResource {
 }
 
 /** Authenticates as the admin (password from REDISCLI_AUTH) and expects PONG. */
-export function redisReadinessCommand(): string[] {
-    return ["sh", "-c", `redis-cli -p ${REDIS_PORT} --user ${REDIS_ADMIN_USER} ping | grep -q PONG`];
+export function redisReadinessCommand(port = REDIS_PORT): string[] {
+    return ["sh", "-c", `redis-cli -p ${port} --user ${REDIS_ADMIN_USER} ping | grep -q PONG`];
 }
 
 export interface RedisTenantArgs extends RedisTenantSpec {

@@ -1,7 +1,7 @@
 // The program: validated config -> topology -> DatabasePlatform -> stack outputs.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DatabasePlatform, ServerSummary } from "../components/platform";
+import { AppCredentials, DatabasePlatform, ServerSummary } from "../components/platform";
 import { Capacity, capacityOf } from "./capacity";
 import { StackConfig, parseStackConfig } from "./config";
 import { planTopology } from "./plan";
@@ -9,7 +9,7 @@ import { readRawConfig } from "./read";
 
 export interface StackOutputs {
     /** Secret: app -> engine -> credentials. */
-    apps: pulumi.Output<Record<string, Record<string, unknown>>>;
+    apps: pulumi.Output<Record<string, AppCredentials>>;
     servers: pulumi.Output<ServerSummary[]>;
     capacity: Capacity;
 }

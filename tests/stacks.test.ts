@@ -80,8 +80,8 @@ describe("stack files run whole under mocks", () => {
                 assert.ok(isSecretWrapper(secret.rawInputs.stringData), "the whole payload is secret");
                 const data = secret.inputs.stringData as Record<string, string>;
                 assert.deepStrictEqual(Object.keys(data).sort(), [...PG_KEYS, ...REDIS_KEYS, "APP_TENANT_ID"].sort());
-                const pg = apps[app].postgresql as Record<string, unknown>;
-                const redis = apps[app].redis as Record<string, unknown>;
+                const pg = apps[app].postgresql!;
+                const redis = apps[app].redis!;
                 assert.strictEqual(data.APP_TENANT_ID, app);
                 assert.strictEqual(data.DATABASE_URL, `postgresql://${app}:${pg.password}@postgresql.databases-dev.svc.cluster.local:5432/${app}`);
                 assert.deepStrictEqual([data.PGHOST, data.PGPORT, data.PGDATABASE, data.PGUSER, data.PGPASSWORD], [pg.host, "5432", app, app, pg.password]);
@@ -89,7 +89,7 @@ describe("stack files run whole under mocks", () => {
                 assert.deepStrictEqual([data.REDIS_KEY_PREFIX, data.REDIS_DB], [app, String(redis.db)]);
             }
             assert.deepStrictEqual(
-                APPS.map((a) => apps[a].redis.db),
+                APPS.map((a) => apps[a].redis?.db),
                 [2, 0, 1],
                 "db numbers are the configured ones",
             );
@@ -119,8 +119,8 @@ describe("stack files run whole under mocks", () => {
                 assert.strictEqual(s.name, `postgresql-${s.tenants[0].replace(/_/g, "-")}`);
             }
             const apps = await valueOf(result.apps);
-            assert.strictEqual(apps.lernmi.postgresql.host, "postgresql-lernmi.databases.svc.cluster.local");
-            assert.strictEqual(apps.lernmi.redis.host, "redis.databases.svc.cluster.local");
+            assert.strictEqual(apps.lernmi.postgresql?.host, "postgresql-lernmi.databases.svc.cluster.local");
+            assert.strictEqual(apps.lernmi.redis?.host, "redis.databases.svc.cluster.local");
         });
 
         it("sizes PostgreSQL servers as configured", async () => {
