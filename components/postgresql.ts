@@ -11,6 +11,8 @@ import { assertServerName, dataOptions } from "./options";
 
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_ADMIN_USER = "postgres";
+/** The keys a PostgreSQL tenant adds to its app's Secret. */
+export const POSTGRES_ENV_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"] as const;
 /** The official images run as this uid (Debian variants). */
 const POSTGRES_UID = 999;
 
@@ -122,7 +124,7 @@ export class PostgresqlTenant extends pulumi.ComponentResource implements Tenant
     readonly app: string;
     readonly engine = "postgresql";
     readonly credentials: pulumi.Output<PostgresqlCredentials>;
-    readonly env: Record<string, pulumi.Output<string>>;
+    readonly env: Record<(typeof POSTGRES_ENV_KEYS)[number], pulumi.Output<string>>;
 
     constructor(name: string, args: PostgresqlTenantArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:postgresql:PostgresqlTenant", name, {}, opts);

@@ -11,6 +11,8 @@ import { assertServerName } from "./options";
 
 export const REDIS_PORT = 6379;
 export const REDIS_DEFAULT_DATABASES = 16;
+/** The keys a Redis tenant adds to its app's Secret. */
+export const REDIS_ENV_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"] as const;
 const REDIS_UID = 999;
 const ACL_DIR = "/etc/redis/acl";
 const ACL_FILE = "users.acl";
@@ -48,7 +50,7 @@ export class RedisServer extends pulumi.ComponentResource {
         const used = new Map<number, string>();
         for (const t of args.tenants) {
             if (t.db < 0 || t.db >= databases) throw new Error(`RedisServer ${name}: ${t.app} has db ${t.db}, allowed 0-${databases - 1}`);
-            if (args.tenants.length > 1 && used.has(t.db)) throw new Error(`RedisServer ${name}: db ${t.db} is used by ${used.get(t.db)} and ${t.app}`);
+            if (used.has(t.db)) throw new Error(`RedisServer ${name}: db ${t.db} is used by ${used.get(t.db)} and ${t.app}`);
             used.set(t.db, t.app);
         }
 
@@ -124,7 +126,7 @@ export class RedisTenant extends pulumi.ComponentResource implements Tenant {
     readonly app: string;
     readonly engine = "redis";
     readonly credentials: pulumi.Output<RedisCredentials>;
-    readonly env: Record<string, pulumi.Output<string>>;
+    readonly env: Record<(typeof REDIS_ENV_KEYS)[number], pulumi.Output<string>>;
 
     constructor(name: string, args: RedisTenantArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:redis:RedisTenant", name, {}, opts);

@@ -3,7 +3,8 @@
 import * as assert from "assert";
 import { StackOutputs } from "../stacks/program";
 import { MockRun, RecordedResource, finder, isSecretOutput, isSecretWrapper, plaintextOccurrences, valueOf } from "./helpers/pulumi";
-import { runStackFile, stackNames } from "./helpers/stacks";
+import { stackNames } from "../stacks/files";
+import { runStackFile } from "./helpers/stacks";
 
 const T = {
     statefulSet: "kubernetes:apps/v1:StatefulSet",

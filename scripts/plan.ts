@@ -1,0 +1,52 @@
+// Validates a stack file and prints what it would create, without the Pulumi CLI or a cluster:
+// the servers, the tenants on each, what each app receives (key names, never values) and the
+// capacity. Usage: npm run plan -- <stack>   (reads Pulumi.<stack>.yaml)
+import { capacityOf } from "../stacks/capacity";
+import { ConfigError, parseStackConfig } from "../stacks/config";
+import { planTopology } from "../stacks/plan";
+import { stackFileConfig } from "../stacks/files";
+import { appSecretName } from "../infra/naming";
+import { POSTGRES_ENV_KEYS } from "../components/postgresql";
+import { REDIS_ENV_KEYS } from "../components/redis";
+
+const ENV_KEYS = { postgresql: POSTGRES_ENV_KEYS, redis: REDIS_ENV_KEYS };
+
+function main(stack: string | undefined): number {
+    if (!stack) {
+        console.error("usage: npm run plan -- <stack>   (reads Pulumi.<stack>.yaml)");
+        return 2;
+    }
+    let config;
+    try {
+        config = parseStackConfig(stackFileConfig(stack));
+    } catch (err) {
+        if (err instanceof ConfigError) {
+            console.error(`Pulumi.${stack}.yaml: ${err.message}`);
+            return 1;
+        }
+        throw err;
+    }
+    const topology = planTopology(config);
+    console.log(`Stack ${stack}: target ${config.target}, servers in namespace ${config.kubernetes.namespace}${config.protect ? ", data protected" : ""}\n`);
+    console.log("Servers:");
+    for (const s of topology.servers) {
+        const tenants = s.tenants.map((t) => (t.engine === "redis" ? `${t.app} (db ${t.db})` : t.app)).join(", ");
+        console.log(`  ${s.name.padEnd(28)} ${s.placement.padEnd(9)} ${s.settings.image.padEnd(14)} ${String(s.settings.storageGi).padStart(4)}Gi  ${tenants}`);
+    }
+    console.log("\nWhat each app receives (Secret in its namespace, and the secret stack output `apps`):");
+    for (const app of Object.values(config.apps)) {
+        const engines = (["postgresql", "redis"] as const).filter((e) => app[e]);
+        const keys = ["APP_TENANT_ID", ...engines.flatMap((e) => ENV_KEYS[e])];
+        console.log(`  ${app.name}: Secret ${app.namespace}/${appSecretName(app.name)}: ${keys.join(" ")}`);
+    }
+    const { total, engines } = capacityOf(topology);
+    console.log("\nCapacity (requests / limits / storage):");
+    for (const [engine, f] of [...Object.entries(engines), ["total", total] as const]) {
+        console.log(
+            `  ${engine.padEnd(11)} ${String(f.servers).padStart(3)} servers  ${f.requests.memoryMi}Mi ${f.requests.cpuMillis}m / ${f.limits.memoryMi}Mi ${f.limits.cpuMillis}m / ${f.storageGi}Gi`,
+        );
+    }
+    return 0;
+}
+
+process.exitCode = main(process.argv[2]);

@@ -1,0 +1,233 @@
+// Components on their own, as another Pulumi program would use them: their resources and inputs.
+import * as assert from "assert";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as postgresql from "@pulumi/postgresql";
+import { credentialUrl } from "../components/credentials";
+import { PostgresqlServer, PostgresqlServerArgs, PostgresqlTenant } from "../components/postgresql";
+import { RedisServer, RedisServerArgs } from "../components/redis";
+import { CONFIG_HASH_ANNOTATION, KubernetesRuntime } from "../infra/kubernetes";
+import { RecordedResource, finder, isSecretWrapper, runProgram, valueOf } from "./helpers/pulumi";
+
+const RESOURCES = { requests: { memory: "256Mi", cpu: "250m" }, limits: { memory: "512Mi", cpu: "500m" } };
+const STS = "kubernetes:apps/v1:StatefulSet";
+const SECRET = "kubernetes:core/v1:Secret";
+const SERVICE = "kubernetes:core/v1:Service";
+
+function kubernetesRuntime(storageClass?: string) {
+    const provider = new k8s.Provider("k8s", {});
+    return new KubernetesRuntime({ provider, namespace: "db", storageClass });
+}
+
+function postgres(args: Partial<PostgresqlServerArgs> = {}) {
+    return runProgram(
+        () =>
+            new PostgresqlServer("postgresql", {
+                runtime: kubernetesRuntime(),
+                version: "18",
+                storageGi: 2,
+                resources: RESOURCES,
+                tenants: [{ app: "lernmi" }],
+                ...args,
+            }),
+    );
+}
+
+function redis(args: Partial<RedisServerArgs> = {}) {
+    return runProgram(
+        () =>
+            new RedisServer("redis", {
+                runtime: kubernetesRuntime(),
+                version: "7.4",
+                storageGi: 1,
+                resources: RESOURCES,
+                tenants: [
+                    { app: "lernmi", db: 1 },
+                    { app: "digi_core", db: 0 },
+                ],
+                ...args,
+            }),
+    );
+}
+
+function container(sts: RecordedResource) {
+    return sts.inputs.spec.template.spec.containers[0];
+}
+
+describe("components", () => {
+    describe("KubernetesRuntime through PostgresqlServer", () => {
+        it("runs a StatefulSet that keeps its volume claims and follows the restricted profile", async () => {
+            const find = finder((await postgres()).resources);
+            const sts = find.one(STS, "postgresql");
+            const spec = sts.inputs.spec;
+            assert.strictEqual(spec.replicas, 1);
+            assert.strictEqual(spec.serviceName, "postgresql-headless");
+            assert.deepStrictEqual(spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Retain", whenScaled: "Retain" });
+            assert.deepStrictEqual(spec.template.spec.securityContext, {
+                runAsNonRoot: true,
+                runAsUser: 999,
+                runAsGroup: 999,
+                fsGroup: 999,
+                seccompProfile: { type: "RuntimeDefault" },
+            });
+            assert.deepStrictEqual(container(sts).securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+            assert.strictEqual(spec.template.spec.automountServiceAccountToken, false);
+            const claim = spec.volumeClaimTemplates[0];
+            assert.deepStrictEqual(claim.spec.resources.requests, { storage: "2Gi" });
+            assert.deepStrictEqual(container(sts).resources, RESOURCES);
+        });
+
+        it("probes PostgreSQL over TCP, so the init phase (socket only) is not ready", async () => {
+            const sts = finder((await postgres()).resources).one(STS, "postgresql");
+            const c = container(sts);
+            assert.deepStrictEqual(c.readinessProbe.exec.command, ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]);
+            assert.deepStrictEqual(c.livenessProbe.tcpSocket, { port: 5432 });
+            assert.deepStrictEqual(c.startupProbe.tcpSocket, { port: 5432 });
+        });
+
+        it("passes the admin password by reference to a Secret whose payload is secret", async () => {
+            const find = finder((await postgres()).resources);
+            const c = container(find.one(STS, "postgresql"));
+            const env = Object.fromEntries(c.env.map((e: { name: string }) => [e.name, e]));
+            assert.deepStrictEqual(env.POSTGRES_PASSWORD.valueFrom, { secretKeyRef: { name: "postgresql-admin", key: "POSTGRES_PASSWORD" } });
+            assert.strictEqual(env.POSTGRES_USER.value, "postgres");
+            const secret = find.one(SECRET, "postgresql-admin");
+            assert.ok(isSecretWrapper(secret.rawInputs.stringData));
+        });
+
+        it("mounts data where each PostgreSQL major keeps it", async () => {
+            const v18 = container(finder((await postgres({ version: "18" })).resources).one(STS, "postgresql"));
+            assert.strictEqual(v18.volumeMounts[0].mountPath, "/var/lib/postgresql");
+            assert.ok(!v18.env.some((e: { name: string }) => e.name === "PGDATA"));
+            const v17 = container(finder((await postgres({ version: "17.6" })).resources).one(STS, "postgresql"));
+            assert.strictEqual(v17.volumeMounts[0].mountPath, "/var/lib/postgresql/data");
+            assert.deepStrictEqual(v17.env.find((e: { name: string }) => e.name === "PGDATA"), { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" });
+            assert.strictEqual(v17.image, "postgres:17.6");
+        });
+
+        it("selects the server's pod from both Services", async () => {
+            const find = finder((await postgres()).resources);
+            const labels = find.one(STS, "postgresql").inputs.spec.template.metadata.labels;
+            const headless = find.one(SERVICE, "postgresql-headless").inputs.spec;
+            const service = find.one(SERVICE, "postgresql-service").inputs.spec;
+            assert.strictEqual(headless.clusterIP, "None");
+            assert.strictEqual(service.type, "ClusterIP");
+            assert.deepStrictEqual(headless.selector, labels);
+            assert.deepStrictEqual(service.selector, labels);
+            assert.deepStrictEqual(service.ports, [{ name: "postgresql", port: 5432, targetPort: 5432 }]);
+        });
+
+        it("does not restart PostgreSQL when its tenants change", async () => {
+            const hash = async (tenants: { app: string }[]) =>
+                finder((await postgres({ tenants })).resources).one(STS, "postgresql").inputs.spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
+            assert.strictEqual(await hash([{ app: "a" }]), await hash([{ app: "a" }, { app: "b" }]));
+        });
+    });
+
+    describe("PostgresqlServer", () => {
+        it("reaches the server through the admin endpoint when one is set", async () => {
+            const find = finder((await postgres({ adminEndpoint: { host: "{server}.db.example.com", port: 15432 } })).resources);
+            const provider = find.one("pulumi:providers:postgresql", "postgresql-admin");
+            assert.strictEqual(provider.inputs.host, "postgresql.db.example.com");
+            assert.strictEqual(provider.inputs.port, "15432");
+        });
+
+        it("rejects a version without a major number and a name that is no DNS label", () => {
+            assert.throws(() => new PostgresqlServer("postgresql", { runtime: kubernetesRuntime(), version: "latest", storageGi: 1, resources: RESOURCES, tenants: [] }), /major version/);
+            assert.throws(() => new PostgresqlServer("Postgres_1", { runtime: kubernetesRuntime(), version: "18", storageGi: 1, resources: RESOURCES, tenants: [] }), /DNS label/);
+        });
+    });
+
+    describe("PostgresqlTenant", () => {
+        const server = () => ({ host: "pg.example", port: 5432, provider: new postgresql.Provider("pg", {}) });
+
+        it("keeps and protects its role and database unless decommissioned", async () => {
+            const kept = finder(
+                (await runProgram(() => new PostgresqlTenant("lernmi-postgresql", { server: server(), app: "lernmi", protect: true }))).resources,
+            );
+            for (const type of ["postgresql:index/role:Role", "postgresql:index/database:Database"]) {
+                const r = kept.all(type)[0];
+                assert.deepStrictEqual([r.retainOnDelete, r.protect], [true, true], type);
+            }
+            const dropped = finder(
+                (await runProgram(() => new PostgresqlTenant("lernmi-postgresql", { server: server(), app: "lernmi", protect: true, decommissioned: true })))
+                    .resources,
+            );
+            for (const type of ["postgresql:index/role:Role", "postgresql:index/database:Database"]) {
+                const r = dropped.all(type)[0];
+                assert.deepStrictEqual([r.retainOnDelete, r.protect], [false, false], type);
+            }
+        });
+
+        it("gives credentials of the documented shape with secret password and URL", async () => {
+            const run = await runProgram(() => new PostgresqlTenant("a-postgresql", { server: server(), app: "a" }));
+            const tenant = run.result;
+            const creds = await valueOf(tenant.credentials);
+            assert.deepStrictEqual(Object.keys(creds).sort(), ["database", "host", "password", "port", "url", "user"]);
+            assert.strictEqual(creds.url, `postgresql://a:${creds.password}@pg.example:5432/a`);
+            assert.ok(await pulumi.isSecret(tenant.env.DATABASE_URL));
+            assert.ok(await pulumi.isSecret(tenant.env.PGPASSWORD));
+            assert.ok(!(await pulumi.isSecret(tenant.env.PGHOST)));
+            assert.strictEqual(finder(run.resources).one("postgresql:index/role:Role", "a-postgresql-role").inputs.connectionLimit, 20);
+        });
+    });
+
+    describe("RedisServer", () => {
+        it("starts redis-server with the mounted ACL file and the configured number of databases", async () => {
+            const find = finder((await redis({ databases: 32 })).resources);
+            const c = container(find.one(STS, "redis"));
+            assert.deepStrictEqual(c.args, [
+                "redis-server", "--port", "6379", "--aclfile", "/etc/redis/acl/users.acl", "--databases", "32", "--dir", "/data", "--appendonly", "yes",
+            ]);
+            assert.deepStrictEqual(c.volumeMounts, [
+                { name: "data", mountPath: "/data" },
+                { name: "config", mountPath: "/etc/redis/acl", readOnly: true },
+            ]);
+            const volumes = find.one(STS, "redis").inputs.spec.template.spec.volumes;
+            assert.deepStrictEqual(volumes, [{ name: "config", secret: { secretName: "redis-config", defaultMode: 0o440 } }]);
+            assert.deepStrictEqual(c.env, [{ name: "REDISCLI_AUTH", valueFrom: { secretKeyRef: { name: "redis-admin", key: "REDISCLI_AUTH" } } }]);
+        });
+
+        it("renders one ACL user per tenant, the default user off, passwords only as digests", async () => {
+            const run = await redis();
+            const secret = finder(run.resources).one(SECRET, "redis-config");
+            assert.ok(isSecretWrapper(secret.rawInputs.stringData));
+            const acl: string = secret.inputs.stringData["users.acl"];
+            const lines = acl.trim().split("\n");
+            assert.strictEqual(lines[0], "user default off resetpass resetkeys resetchannels -@all");
+            assert.match(lines[1], /^user admin on #[0-9a-f]{64} ~\* &\* \+@all$/);
+            assert.match(lines[2], /^user digi_core on #[0-9a-f]{64} resetkeys resetchannels ~digi_core:\* &digi_core:\* -@all \+@all -@dangerous \+info$/);
+            assert.match(lines[3], /^user lernmi on #[0-9a-f]{64} resetkeys resetchannels ~lernmi:\* &lernmi:\* -@all \+@all -@dangerous \+info$/);
+            for (const p of run.passwords) assert.ok(!acl.includes(p));
+        });
+
+        it("restarts when its ACL changes, and not otherwise", async () => {
+            const hash = async (args: Partial<RedisServerArgs>) =>
+                finder((await redis(args)).resources).one(STS, "redis").inputs.spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
+            const two = await hash({});
+            assert.match(two, /^[0-9a-f]{64}$/);
+            assert.strictEqual(await hash({}), two);
+            assert.notStrictEqual(await hash({ tenants: [{ app: "lernmi", db: 1 }] }), two);
+        });
+
+        it("gives each tenant its URL with its db number and key prefix", async () => {
+            const run = await redis();
+            const creds = await valueOf(run.result.tenants.lernmi.credentials);
+            assert.strictEqual(creds.url, `redis://lernmi:${creds.password}@redis.db.svc.cluster.local:6379/1`);
+            assert.deepStrictEqual([creds.user, creds.db, creds.keyPrefix], ["lernmi", 1, "lernmi"]);
+            assert.ok(await pulumi.isSecret(run.result.tenants.lernmi.env.REDIS_URL));
+        });
+
+        it("rejects duplicate and out-of-range db numbers", () => {
+            const args = { runtime: kubernetesRuntime(), version: "7.4", storageGi: 1, resources: RESOURCES };
+            assert.throws(() => new RedisServer("r1", { ...args, tenants: [{ app: "a", db: 1 }, { app: "b", db: 1 }] }), /db 1 is used by a and b/);
+            assert.throws(() => new RedisServer("r2", { ...args, databases: 4, tenants: [{ app: "a", db: 4 }] }), /allowed 0-3/);
+        });
+    });
+
+    it("percent-encodes user and password in URLs", async () => {
+        const url = await runProgram(() => credentialUrl("postgresql", "a", "p@ss:w/rd%", "h", 1, "db"));
+        assert.strictEqual(await valueOf(url.result), "postgresql://a:p%40ss%3Aw%2Frd%25@h:1/db");
+        assert.ok(await pulumi.isSecret(url.result));
+    });
+});
