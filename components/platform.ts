@@ -18,6 +18,8 @@ export interface DatabasePlatformArgs {
         namespace: string;
         /** @default the cluster's default StorageClass */
         storageClass?: string;
+        /** Namespaces where `pulumi up` runs in-cluster; they may reach every server. @default [] */
+        adminNamespaces?: string[];
     };
     servers: ServerPlan[];
     /** Pulumi `protect` on everything that holds data. @default false */
@@ -72,7 +74,17 @@ export class DatabasePlatform extends pulumi.ComponentResource {
             provider,
             namespace: namespace.metadata.name,
             storageClass: args.kubernetes.storageClass,
+            adminNamespaces: args.kubernetes.adminNamespaces,
         });
+        // Nothing reaches a server unless a server's own policy admits it.
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-default-deny`,
+            {
+                metadata: { name: "default-deny-ingress", namespace: namespace.metadata.name, labels: { "app.kubernetes.io/managed-by": "tenant-databases" } },
+                spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [] },
+            },
+            { parent: this, provider },
+        );
 
         const tenants: Tenant[] = [];
         const appNamespaces = new Map<string, string>();
@@ -147,6 +159,7 @@ function createServer(
                     adminEndpoint: s.adminEndpoint,
                     tenants: plan.tenants.map((t) => ({
                         app: t.app,
+                        namespace: t.namespace,
                         connectionLimit: t.engine === "postgresql" ? t.connectionLimit : undefined,
                         decommissioned: decommission.has(t.app),
                     })),
@@ -156,7 +169,7 @@ function createServer(
         case "redis":
             return new RedisServer(
                 plan.name,
-                { ...common, databases: s.databases, tenants: plan.tenants.map((t) => ({ app: t.app, db: t.engine === "redis" ? t.db : 0 })) },
+                { ...common, databases: s.databases, tenants: plan.tenants.map((t) => ({ app: t.app, namespace: t.namespace, db: t.engine === "redis" ? t.db : 0 })) },
                 { parent },
             );
     }

@@ -3,7 +3,7 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
-import { tenantName } from "../infra/naming";
+import { dnsName, tenantName } from "../infra/naming";
 import { Resources, ServerRuntime } from "../infra/runtime";
 import { Tenant, TenantCredentials, credentialUrl } from "./credentials";
 import { Endpoint } from "./types";
@@ -18,6 +18,8 @@ const POSTGRES_UID = 999;
 
 export interface PostgresqlTenantSpec {
     app: string;
+    /** The app's Kubernetes namespace: it may connect to the server. @default the app name with `-` for `_` */
+    namespace?: string;
     /** @default 20 */
     connectionLimit?: number;
     /** Listed for decommissioning: its database may really be dropped. @default false */
@@ -76,6 +78,9 @@ export class PostgresqlServer extends pulumi.ComponentResource {
                 resources: args.resources,
                 // Over TCP: during the image's init phase the server listens on its socket only.
                 readinessCommand: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", POSTGRES_ADMIN_USER, "-d", "postgres"],
+                // The socket and lock directory, and scratch space: the root filesystem is read-only.
+                writablePaths: ["/var/run/postgresql", "/tmp"],
+                clientNamespaces: args.tenants.map((t) => t.namespace ?? dnsName(t.app)),
                 uid: POSTGRES_UID,
                 protect,
             },

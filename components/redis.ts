@@ -3,7 +3,7 @@
 // but are not a boundary (Redis ACLs cannot restrict SELECT): the key patterns are.
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
-import { tenantName } from "../infra/naming";
+import { dnsName, tenantName } from "../infra/naming";
 import { Resources, ServerRuntime } from "../infra/runtime";
 import { Tenant, TenantCredentials, credentialUrl } from "./credentials";
 import { REDIS_ADMIN_USER, renderRedisAcl } from "./redis-acl";
@@ -19,6 +19,8 @@ const ACL_FILE = "users.acl";
 
 export interface RedisTenantSpec {
     app: string;
+    /** The app's Kubernetes namespace: it may connect to the server. @default the app name with `-` for `_` */
+    namespace?: string;
     /** The app's logical database; unique per shared server, never moved. */
     db: number;
 }
@@ -83,6 +85,7 @@ export class RedisServer extends pulumi.ComponentResource {
                 data: { mountPath: "/data", storageGi: args.storageGi },
                 resources: args.resources,
                 readinessCommand: redisReadinessCommand(),
+                clientNamespaces: args.tenants.map((t) => t.namespace ?? dnsName(t.app)),
                 uid: REDIS_UID,
                 protect: args.protect ?? false,
             },
@@ -96,7 +99,7 @@ export class RedisServer extends pulumi.ComponentResource {
                 t.app,
                 new RedisTenant(
                     tenantName(t.app, "redis"),
-                    { app: t.app, db: t.db, password: passwords[t.app].result, host: this.host, port: this.port },
+                    { app: t.app, db: t.db, namespace: t.namespace, password: passwords[t.app].result, host: this.host, port: this.port },
                     { parent: this },
                 ),
             ]),

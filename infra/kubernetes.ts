@@ -12,6 +12,8 @@ export interface KubernetesRuntimeArgs {
     namespace: pulumi.Input<string>;
     /** StorageClass of the data volumes. @default the cluster's default StorageClass */
     storageClass?: string;
+    /** Namespaces where `pulumi up` runs in-cluster (e.g. the Pulumi Kubernetes Operator's): they may reach every server. @default [] */
+    adminNamespaces?: string[];
 }
 
 /** Pod annotation whose change rolls the server when its secret env or files change. */
@@ -19,6 +21,7 @@ export const CONFIG_HASH_ANNOTATION = "tenant-databases.io/config-hash";
 
 const DATA_VOLUME = "data";
 const FILES_VOLUME = "config";
+const SCRATCH_VOLUME = "scratch";
 
 export class KubernetesRuntime implements ServerRuntime {
     readonly target = "kubernetes" as const;
@@ -30,6 +33,7 @@ export class KubernetesRuntime implements ServerRuntime {
         const namespace = this.args.namespace;
         const labels = serverLabels(spec.engine, spec.name);
         const metadata = (name: string) => ({ name, namespace, labels });
+        const scratch = (spec.writablePaths ?? []).map((path, i) => ({ name: `${SCRATCH_VOLUME}-${i}`, path }));
 
         const envSecret = new k8s.core.v1.Secret(
             `${spec.name}-admin`,
@@ -96,11 +100,13 @@ export class KubernetesRuntime implements ServerRuntime {
                                     resources: { requests: { ...spec.resources.requests }, limits: { ...spec.resources.limits } },
                                     securityContext: {
                                         allowPrivilegeEscalation: false,
+                                        readOnlyRootFilesystem: true,
                                         capabilities: { drop: ["ALL"] },
                                     },
                                     volumeMounts: [
                                         { name: DATA_VOLUME, mountPath: spec.data.mountPath },
                                         ...(spec.secretFiles ? [{ name: FILES_VOLUME, mountPath: spec.secretFiles.mountPath, readOnly: true }] : []),
+                                        ...scratch.map(({ name, path }) => ({ name, mountPath: path })),
                                     ],
                                     // Slow first starts (initdb, AOF replay) are covered by the startup probe,
                                     // so liveness can stay strict afterwards.
@@ -109,9 +115,10 @@ export class KubernetesRuntime implements ServerRuntime {
                                     readinessProbe: { exec: { command: spec.readinessCommand }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
                                 },
                             ],
-                            volumes: filesSecret
-                                ? [{ name: FILES_VOLUME, secret: { secretName: filesSecret.metadata.name, defaultMode: 0o440 } }]
-                                : [],
+                            volumes: [
+                                ...(filesSecret ? [{ name: FILES_VOLUME, secret: { secretName: filesSecret.metadata.name, defaultMode: 0o440 } }] : []),
+                                ...scratch.map(({ name }) => ({ name, emptyDir: {} })),
+                            ],
                         },
                     },
                     volumeClaimTemplates: [
@@ -135,6 +142,31 @@ export class KubernetesRuntime implements ServerRuntime {
             {
                 metadata: metadata(spec.name),
                 spec: { type: "ClusterIP", selector: labels, ports: [{ name: spec.engine, port: spec.port, targetPort: spec.port }] },
+            },
+            opts,
+        );
+
+        // With the namespace's default-deny policy, only the server's tenants (and where Pulumi
+        // runs in-cluster) reach its port. Requires a CNI that enforces NetworkPolicy.
+        const clients = [...new Set([...spec.clientNamespaces, ...(this.args.adminNamespaces ?? [])])].sort();
+        new k8s.networking.v1.NetworkPolicy(
+            `${spec.name}-clients`,
+            {
+                metadata: metadata(`${spec.name}-clients`),
+                spec: {
+                    podSelector: { matchLabels: labels },
+                    policyTypes: ["Ingress"],
+                    // An ingress rule with an empty `from` admits everyone: with no clients, no rule at all.
+                    ingress:
+                        clients.length === 0
+                            ? []
+                            : [
+                                  {
+                                      from: clients.map((ns) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } })),
+                                      ports: [{ protocol: "TCP", port: spec.port }],
+                                  },
+                              ],
+                },
             },
             opts,
         );

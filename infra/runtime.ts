@@ -30,6 +30,13 @@ export interface ServerSpec {
     secretFiles?: { mountPath: string; files: Record<string, pulumi.Input<string>> };
     /** The volume that holds the server's data. */
     data: { mountPath: string; storageGi: number };
+    /** Directories the server writes besides its data (scratch space); the rest of its filesystem is read-only. */
+    writablePaths?: string[];
+    /**
+     * Kubernetes namespaces of the apps that may connect (the server's tenants). The Kubernetes
+     * target admits only these (and its admin namespaces) to the port; other targets ignore it.
+     */
+    clientNamespaces: string[];
     resources: Resources;
     /** Runs inside the server; exit 0 means it accepts authenticated connections. */
     readinessCommand: string[];

@@ -39,7 +39,7 @@ export interface AppConfig {
 export interface StackConfig {
     target: Target;
     placement: Placement;
-    kubernetes: { namespace: string; storageClass?: string };
+    kubernetes: { namespace: string; storageClass?: string; adminNamespaces: string[] };
     engines: { postgresql?: EngineSettings; redis?: EngineSettings };
     apps: Record<string, AppConfig>;
     protect: boolean;
@@ -184,6 +184,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
         kubernetes: {
             namespace: raw.kubernetes?.namespace ?? DEFAULT_SERVER_NAMESPACE,
             storageClass: raw.kubernetes?.storageClass,
+            adminNamespaces: raw.kubernetes?.adminNamespaces ?? [],
         },
         engines,
         apps,

@@ -24,7 +24,7 @@ export function runStack(config: StackConfig): StackOutputs {
     // One explicit provider for every Kubernetes object (kubeconfig and context as `pulumi up` sees them).
     const kubernetes = new k8s.Provider("kubernetes", {});
     const platform = new DatabasePlatform("tenant-databases", {
-        kubernetes: { provider: kubernetes, namespace: config.kubernetes.namespace, storageClass: config.kubernetes.storageClass },
+        kubernetes: { provider: kubernetes, ...config.kubernetes },
         servers: topology.servers,
         protect: config.protect,
         decommission: config.decommission,

@@ -94,6 +94,7 @@ export const rawConfigSchema = z.strictObject({
         .strictObject({
             namespace: z.string().regex(NAMESPACE_PATTERN, { error: NAMESPACE_RULE }),
             storageClass: z.string().min(1).optional(),
+            adminNamespaces: z.array(z.string().regex(NAMESPACE_PATTERN, { error: NAMESPACE_RULE })).optional(),
         })
         .optional(),
     engines: z.strictObject({

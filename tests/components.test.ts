@@ -70,7 +70,20 @@ describe("components", () => {
                 fsGroup: 999,
                 seccompProfile: { type: "RuntimeDefault" },
             });
-            assert.deepStrictEqual(container(sts).securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+            assert.deepStrictEqual(container(sts).securityContext, {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+            });
+            // The root filesystem is read-only: PostgreSQL gets its socket directory and /tmp as emptyDirs.
+            assert.deepStrictEqual(container(sts).volumeMounts.slice(1), [
+                { name: "scratch-0", mountPath: "/var/run/postgresql" },
+                { name: "scratch-1", mountPath: "/tmp" },
+            ]);
+            assert.deepStrictEqual(spec.template.spec.volumes, [
+                { name: "scratch-0", emptyDir: {} },
+                { name: "scratch-1", emptyDir: {} },
+            ]);
             assert.strictEqual(spec.template.spec.automountServiceAccountToken, false);
             const claim = spec.volumeClaimTemplates[0];
             assert.deepStrictEqual(claim.spec.resources.requests, { storage: "2Gi" });
