@@ -10,14 +10,12 @@ export interface TenantCredentials {
     url: string;
 }
 
-/** A tenant of some engine: its credentials and the keys it adds to the app's Secret. */
+/** A tenant of some engine: an app's credentials on one server. */
 export interface Tenant {
     readonly app: string;
     readonly engine: string;
     /** Engine-specific credentials (host, port, user, password, url, ...). */
     readonly credentials: pulumi.Output<TenantCredentials>;
-    /** Environment variables for the app's Secret; values carrying credentials are secret. */
-    readonly env: Record<string, pulumi.Output<string>>;
 }
 
 /** `scheme://user:password@host:port/path`, with user and password percent-encoded. */

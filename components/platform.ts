@@ -1,37 +1,48 @@
-// DatabasePlatform: every planned server with its tenants on one target, and per app one Secret
-// in the app's own namespace holding all its credentials.
+// DatabasePlatform: every planned server with its tenants on one target. On Kubernetes each app
+// also gets one Secret in its own namespace holding all its credentials; on Docker apps read the
+// `apps` output (npm run env).
+import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { DockerRuntime } from "../infra/docker";
 import { KubernetesRuntime } from "../infra/kubernetes";
-import { appSecretName } from "../infra/naming";
+import { appSecretName, dnsName } from "../infra/naming";
 import { ServerRuntime } from "../infra/runtime";
 import { Tenant } from "./credentials";
-import { PostgresqlCredentials, PostgresqlServer } from "./postgresql";
-import { RedisCredentials, RedisServer } from "./redis";
+import { AppCredentials, appEnvironment } from "./environment";
+import { PostgresqlServer } from "./postgresql";
+import { RedisServer } from "./redis";
 import { Placement, ServerPlan } from "./types";
 
+export type { AppCredentials } from "./environment";
+
+export interface KubernetesTarget {
+    kind: "kubernetes";
+    /** Explicit provider for every Kubernetes object. */
+    provider: k8s.Provider;
+    /** Namespace the servers run in; created, labelled for the restricted Pod Security profile, default-deny ingress. */
+    namespace: string;
+    /** @default the cluster's default StorageClass */
+    storageClass?: string;
+    /** Namespaces where `pulumi up` runs in-cluster; they may reach every server. @default [] */
+    adminNamespaces?: string[];
+}
+
+export interface DockerTarget {
+    kind: "docker";
+    /** Explicit provider for every Docker object. */
+    provider: docker.Provider;
+    /** Prefix of container, volume and network names, unique per stack on one Docker engine. */
+    namePrefix: string;
+}
+
 export interface DatabasePlatformArgs {
-    kubernetes: {
-        /** Explicit provider for every Kubernetes object. */
-        provider: k8s.Provider;
-        /** Namespace the servers run in; created and labelled for the restricted Pod Security profile. */
-        namespace: string;
-        /** @default the cluster's default StorageClass */
-        storageClass?: string;
-        /** Namespaces where `pulumi up` runs in-cluster; they may reach every server. @default [] */
-        adminNamespaces?: string[];
-    };
+    target: KubernetesTarget | DockerTarget;
     servers: ServerPlan[];
     /** Pulumi `protect` on everything that holds data. @default false */
     protect?: boolean;
     /** Apps whose data may really be dropped when they are removed. @default [] */
     decommission?: string[];
-}
-
-/** What one app receives, per engine it uses. `password` and `url` are secret. */
-export interface AppCredentials {
-    postgresql?: PostgresqlCredentials;
-    redis?: RedisCredentials;
 }
 
 export interface ServerSummary {
@@ -53,46 +64,14 @@ export class DatabasePlatform extends pulumi.ComponentResource {
         super("tenant-databases:platform:DatabasePlatform", name, {}, opts);
         const protect = args.protect ?? false;
         const decommission = new Set(args.decommission ?? []);
-        const provider = args.kubernetes.provider;
-
-        // Deleting a namespace deletes its volume claims: it is data, never deleted by Pulumi.
-        const namespace = new k8s.core.v1.Namespace(
-            `${name}-namespace`,
-            {
-                metadata: {
-                    name: args.kubernetes.namespace,
-                    labels: {
-                        "app.kubernetes.io/managed-by": "tenant-databases",
-                        "pod-security.kubernetes.io/enforce": "restricted",
-                        "pod-security.kubernetes.io/enforce-version": "latest",
-                    },
-                },
-            },
-            { parent: this, provider, retainOnDelete: true, protect },
-        );
-        const runtime: ServerRuntime = new KubernetesRuntime({
-            provider,
-            namespace: namespace.metadata.name,
-            storageClass: args.kubernetes.storageClass,
-            adminNamespaces: args.kubernetes.adminNamespaces,
-        });
-        // Nothing reaches a server unless a server's own policy admits it.
-        new k8s.networking.v1.NetworkPolicy(
-            `${name}-default-deny`,
-            {
-                metadata: { name: "default-deny-ingress", namespace: namespace.metadata.name, labels: { "app.kubernetes.io/managed-by": "tenant-databases" } },
-                spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [] },
-            },
-            { parent: this, provider },
-        );
+        const target = args.target;
+        const runtime = target.kind === "kubernetes" ? kubernetesRuntime(name, target, protect, this) : dockerRuntime(name, target, this);
 
         const tenants: Tenant[] = [];
-        const appNamespaces = new Map<string, string>();
         const summaries: pulumi.Output<ServerSummary>[] = [];
         for (const plan of args.servers) {
             const server = createServer(plan, runtime, protect, decommission, this);
             tenants.push(...Object.values(server.tenants));
-            for (const t of plan.tenants) appNamespaces.set(t.app, t.namespace);
             summaries.push(
                 pulumi.all([server.host, server.port]).apply(([host, port]) => ({
                     engine: plan.engine,
@@ -107,38 +86,79 @@ export class DatabasePlatform extends pulumi.ComponentResource {
 
         const byApp = new Map<string, Tenant[]>();
         for (const t of tenants) byApp.set(t.app, [...(byApp.get(t.app) ?? []), t]);
+        const credentials = new Map(
+            [...byApp.entries()].map(([app, appTenants]) => [
+                app,
+                pulumi.all(Object.fromEntries(appTenants.map((t) => [t.engine, t.credentials]))) as pulumi.Output<AppCredentials>,
+            ]),
+        );
 
-        for (const [app, appTenants] of [...byApp.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-            const env: Record<string, pulumi.Input<string>> = { APP_TENANT_ID: app };
-            for (const t of appTenants) Object.assign(env, t.env);
-            new k8s.core.v1.Secret(
-                `${app}-databases`,
-                {
-                    metadata: {
-                        name: appSecretName(app),
-                        namespace: appNamespaces.get(app)!,
-                        labels: { "app.kubernetes.io/managed-by": "tenant-databases", "tenant-databases.io/app": app.replace(/_/g, "-") },
+        if (target.kind === "kubernetes") {
+            const namespaces = new Map(args.servers.flatMap((s) => s.tenants.map((t) => [t.app, t.namespace] as const)));
+            for (const [app, appCredentials] of [...credentials.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+                new k8s.core.v1.Secret(
+                    `${app}-databases`,
+                    {
+                        metadata: {
+                            name: appSecretName(app),
+                            namespace: namespaces.get(app)!,
+                            labels: { "app.kubernetes.io/managed-by": "tenant-databases", "tenant-databases.io/app": dnsName(app) },
+                        },
+                        type: "Opaque",
+                        stringData: pulumi.secret(appCredentials.apply((c) => appEnvironment(app, c))),
                     },
-                    type: "Opaque",
-                    stringData: pulumi.secret(pulumi.all(env)),
-                },
-                { parent: this, provider },
-            );
+                    { parent: this, provider: target.provider },
+                );
+            }
         }
 
-        this.apps = pulumi.secret(
-            pulumi.all(
-                Object.fromEntries(
-                    [...byApp.entries()].map(([app, appTenants]) => [
-                        app,
-                        pulumi.all(Object.fromEntries(appTenants.map((t) => [t.engine, t.credentials]))) as pulumi.Output<AppCredentials>,
-                    ]),
-                ),
-            ),
-        );
+        this.apps = pulumi.secret(pulumi.all(Object.fromEntries(credentials)));
         this.servers = pulumi.all(summaries);
         this.registerOutputs({ apps: this.apps, servers: this.servers });
     }
+}
+
+function kubernetesRuntime(name: string, target: KubernetesTarget, protect: boolean, parent: pulumi.Resource): ServerRuntime {
+    const provider = target.provider;
+    // Deleting a namespace deletes its volume claims: it is data, never deleted by Pulumi.
+    const namespace = new k8s.core.v1.Namespace(
+        `${name}-namespace`,
+        {
+            metadata: {
+                name: target.namespace,
+                labels: {
+                    "app.kubernetes.io/managed-by": "tenant-databases",
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                },
+            },
+        },
+        { parent, provider, retainOnDelete: true, protect },
+    );
+    // Nothing reaches a server unless a server's own policy admits it.
+    new k8s.networking.v1.NetworkPolicy(
+        `${name}-default-deny`,
+        {
+            metadata: { name: "default-deny-ingress", namespace: namespace.metadata.name, labels: { "app.kubernetes.io/managed-by": "tenant-databases" } },
+            spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [] },
+        },
+        { parent, provider },
+    );
+    return new KubernetesRuntime({
+        provider,
+        namespace: namespace.metadata.name,
+        storageClass: target.storageClass,
+        adminNamespaces: target.adminNamespaces,
+    });
+}
+
+function dockerRuntime(name: string, target: DockerTarget, parent: pulumi.Resource): ServerRuntime {
+    const network = new docker.Network(
+        `${name}-network`,
+        { name: target.namePrefix, labels: [{ label: "tenant-databases.io/managed", value: "true" }] },
+        { parent, provider: target.provider },
+    );
+    return new DockerRuntime({ provider: target.provider, network: network.name, namePrefix: target.namePrefix });
 }
 
 function createServer(
@@ -149,14 +169,22 @@ function createServer(
     parent: pulumi.Resource,
 ): { host: pulumi.Output<string>; port: pulumi.Output<number>; tenants: Record<string, Tenant> } {
     const s = plan.settings;
-    const common = { runtime, version: s.version, image: s.image, storageGi: s.storageGi, resources: s.resources, protect };
+    const common = {
+        runtime,
+        version: s.version,
+        image: s.image,
+        storageGi: s.storageGi,
+        resources: s.resources,
+        adminEndpoint: s.adminEndpoint,
+        hostPort: plan.hostPort,
+        protect,
+    };
     switch (plan.engine) {
         case "postgresql":
             return new PostgresqlServer(
                 plan.name,
                 {
                     ...common,
-                    adminEndpoint: s.adminEndpoint,
                     tenants: plan.tenants.map((t) => ({
                         app: t.app,
                         namespace: t.namespace,
@@ -169,7 +197,11 @@ function createServer(
         case "redis":
             return new RedisServer(
                 plan.name,
-                { ...common, databases: s.databases, tenants: plan.tenants.map((t) => ({ app: t.app, namespace: t.namespace, db: t.engine === "redis" ? t.db : 0 })) },
+                {
+                    ...common,
+                    databases: s.databases,
+                    tenants: plan.tenants.map((t) => ({ app: t.app, namespace: t.namespace, db: t.engine === "redis" ? t.db : 0 })),
+                },
                 { parent },
             );
     }

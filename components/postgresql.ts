@@ -11,8 +11,6 @@ import { assertServerName, dataOptions } from "./options";
 
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_ADMIN_USER = "postgres";
-/** The keys a PostgreSQL tenant adds to its app's Secret. */
-export const POSTGRES_ENV_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"] as const;
 /** The official images run as this uid (Debian variants). */
 const POSTGRES_UID = 999;
 
@@ -36,6 +34,8 @@ export interface PostgresqlServerArgs {
     resources: Resources;
     /** Where `pulumi up` reaches the server. @default the runtime's admin address */
     adminEndpoint?: Endpoint;
+    /** Fixed host port (Docker target). @default chosen by the target */
+    hostPort?: number;
     tenants: PostgresqlTenantSpec[];
     /** Pulumi `protect` on the server's data and every tenant database. @default false */
     protect?: boolean;
@@ -72,6 +72,7 @@ export class PostgresqlServer extends pulumi.ComponentResource {
                 name,
                 image: args.image ?? `postgres:${args.version}`,
                 port: POSTGRES_PORT,
+                hostPort: args.hostPort,
                 env: { POSTGRES_USER: POSTGRES_ADMIN_USER, ...layout.env },
                 secretEnv: { POSTGRES_PASSWORD: adminPassword.result },
                 data: { mountPath: layout.mountPath, storageGi: args.storageGi },
@@ -129,7 +130,6 @@ export class PostgresqlTenant extends pulumi.ComponentResource implements Tenant
     readonly app: string;
     readonly engine = "postgresql";
     readonly credentials: pulumi.Output<PostgresqlCredentials>;
-    readonly env: Record<(typeof POSTGRES_ENV_KEYS)[number], pulumi.Output<string>>;
 
     constructor(name: string, args: PostgresqlTenantArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:postgresql:PostgresqlTenant", name, {}, opts);
@@ -163,14 +163,6 @@ export class PostgresqlTenant extends pulumi.ComponentResource implements Tenant
         const secretPassword = pulumi.secret(password.result);
         const url = credentialUrl("postgresql", role.name, secretPassword, host, port, database.name);
         this.credentials = pulumi.output({ host, port, database: database.name, user: role.name, password: secretPassword, url });
-        this.env = {
-            DATABASE_URL: url,
-            PGHOST: host,
-            PGPORT: port.apply(String),
-            PGDATABASE: database.name,
-            PGUSER: role.name,
-            PGPASSWORD: secretPassword,
-        };
         this.registerOutputs({ credentials: this.credentials });
     }
 }

@@ -1,21 +1,22 @@
-// Redis: tenancy is server configuration. The server renders one ACL file holding every tenant's
-// user (key prefix `<app>:`), mounts it, and restarts when it changes. DB numbers keep names apart
-// but are not a boundary (Redis ACLs cannot restrict SELECT): the key patterns are.
+// Redis: a server started from a bootstrap ACL (default user off, an admin user), and per tenant
+// an ACL user on the running server with key prefix `<app>:`. DB numbers keep names apart but are
+// not a boundary (Redis ACLs cannot restrict SELECT): the key patterns are.
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
 import { dnsName, tenantName } from "../infra/naming";
 import { Resources, ServerRuntime } from "../infra/runtime";
 import { Tenant, TenantCredentials, credentialUrl } from "./credentials";
-import { REDIS_ADMIN_USER, renderRedisAcl } from "./redis-acl";
+import { REDIS_ADMIN_USER, bootstrapAcl, redisStartScript } from "./redis-acl";
+import { RedisAclUser } from "./redis-acl-user";
 import { assertServerName } from "./options";
+import { Endpoint } from "./types";
 
 export const REDIS_PORT = 6379;
 export const REDIS_DEFAULT_DATABASES = 16;
-/** The keys a Redis tenant adds to its app's Secret. */
-export const REDIS_ENV_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"] as const;
 const REDIS_UID = 999;
-const ACL_DIR = "/etc/redis/acl";
-const ACL_FILE = "users.acl";
+const BOOTSTRAP_DIR = "/etc/redis/bootstrap";
+const BOOTSTRAP_FILE = "users.acl";
+const DATA_DIR = "/data";
 
 export interface RedisTenantSpec {
     app: string;
@@ -27,7 +28,7 @@ export interface RedisTenantSpec {
 
 export interface RedisServerArgs {
     runtime: ServerRuntime;
-    /** Image tag. @default used only to build `image` */
+    /** Image tag. */
     version: string;
     /** @default `redis:<version>` */
     image?: string;
@@ -35,9 +36,21 @@ export interface RedisServerArgs {
     resources: Resources;
     /** Number of logical databases, fixed at start. @default 16 */
     databases?: number;
+    /** Where `pulumi up` reaches the server to manage ACL users. @default the runtime's admin address */
+    adminEndpoint?: Endpoint;
+    /** Fixed host port (Docker target). @default chosen by the target */
+    hostPort?: number;
     tenants: RedisTenantSpec[];
     /** Pulumi `protect` on the server's data. @default false */
     protect?: boolean;
+}
+
+/** How tenants manage their ACL users: the admin address and password, once the server is ready. */
+export interface RedisAdminConnection {
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    password: pulumi.Input<string>;
+    ready: pulumi.Resource;
 }
 
 export class RedisServer extends pulumi.ComponentResource {
@@ -57,32 +70,27 @@ export class RedisServer extends pulumi.ComponentResource {
         }
 
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
-        // The tenants' passwords are the server's: they are part of its ACL file.
-        const passwords = Object.fromEntries(
-            args.tenants.map((t) => [t.app, generatedPassword(`${tenantName(t.app, "redis")}-password`, { parent: this })]),
-        );
-        const acl = pulumi
-            .all([adminPassword.result, pulumi.all(Object.fromEntries(Object.entries(passwords).map(([app, p]) => [app, p.result])))])
-            .apply(([admin, byApp]) => renderRedisAcl(admin, Object.entries(byApp).map(([user, password]) => ({ user, password }))));
-
         const running = args.runtime.run(
             {
                 engine: "redis",
                 name,
                 image: args.image ?? `redis:${args.version}`,
                 port: REDIS_PORT,
+                hostPort: args.hostPort,
+                // The ACL file on the data volume is seeded from the bootstrap file (see redisStartScript).
                 args: [
-                    "redis-server",
+                    "sh", "-c", redisStartScript(`${BOOTSTRAP_DIR}/${BOOTSTRAP_FILE}`, `${DATA_DIR}/users.acl`), "redis-server",
                     "--port", String(REDIS_PORT),
-                    "--aclfile", `${ACL_DIR}/${ACL_FILE}`,
+                    "--aclfile", `${DATA_DIR}/users.acl`,
                     "--databases", String(databases),
-                    "--dir", "/data",
+                    "--dir", DATA_DIR,
                     "--appendonly", "yes",
                 ],
                 // redis-cli reads the admin password from REDISCLI_AUTH (never on a command line).
                 secretEnv: { REDISCLI_AUTH: adminPassword.result },
-                secretFiles: { mountPath: ACL_DIR, files: { [ACL_FILE]: pulumi.secret(acl) } },
-                data: { mountPath: "/data", storageGi: args.storageGi },
+                // Only the admin password is in it: tenants never restart or replace the server.
+                secretFiles: { mountPath: BOOTSTRAP_DIR, files: { [BOOTSTRAP_FILE]: pulumi.secret(adminPassword.result.apply(bootstrapAcl)) } },
+                data: { mountPath: DATA_DIR, storageGi: args.storageGi },
                 resources: args.resources,
                 readinessCommand: redisReadinessCommand(),
                 clientNamespaces: args.tenants.map((t) => t.namespace ?? dnsName(t.app)),
@@ -93,30 +101,23 @@ export class RedisServer extends pulumi.ComponentResource {
         );
         this.host = running.host;
         this.port = running.port;
+        const admin: RedisAdminConnection = {
+            host: args.adminEndpoint ? args.adminEndpoint.host.replace("{server}", name) : running.adminHost,
+            port: args.adminEndpoint ? args.adminEndpoint.port : running.adminPort,
+            password: adminPassword.result,
+            ready: running.ready,
+        };
 
         this.tenants = Object.fromEntries(
-            args.tenants.map((t) => [
-                t.app,
-                new RedisTenant(
-                    tenantName(t.app, "redis"),
-                    { app: t.app, db: t.db, namespace: t.namespace, password: passwords[t.app].result, host: this.host, port: this.port },
-                    { parent: this },
-                ),
-            ]),
+            args.tenants.map((t) => [t.app, new RedisTenant(tenantName(t.app, "redis"), { ...t, admin, host: this.host, port: this.port }, { parent: this })]),
         );
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }
 
-/** Authenticates as the admin (password from REDISCLI_AUTH) and expects PONG. */
+/** Authenticates as the admin (password from REDISCLI_AUTH) over TCP and expects PONG. */
 export function redisReadinessCommand(port = REDIS_PORT): string[] {
-    return ["sh", "-c", `redis-cli -p ${port} --user ${REDIS_ADMIN_USER} ping | grep -q PONG`];
-}
-
-export interface RedisTenantArgs extends RedisTenantSpec {
-    password: pulumi.Input<string>;
-    host: pulumi.Input<string>;
-    port: pulumi.Input<number>;
+    return ["sh", "-c", `redis-cli -h 127.0.0.1 -p ${port} --user ${REDIS_ADMIN_USER} ping | grep -q PONG`];
 }
 
 export interface RedisCredentials extends TenantCredentials {
@@ -124,26 +125,33 @@ export interface RedisCredentials extends TenantCredentials {
     keyPrefix: string;
 }
 
-/** An app's credentials on a Redis server; its ACL user lives in the server's ACL file. */
+export interface RedisTenantArgs extends RedisTenantSpec {
+    /** Where apps reach the server. */
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    admin: RedisAdminConnection;
+}
+
+/** An app's ACL user on a Redis server, and its credentials. */
 export class RedisTenant extends pulumi.ComponentResource implements Tenant {
     readonly app: string;
     readonly engine = "redis";
     readonly credentials: pulumi.Output<RedisCredentials>;
-    readonly env: Record<(typeof REDIS_ENV_KEYS)[number], pulumi.Output<string>>;
 
     constructor(name: string, args: RedisTenantArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:redis:RedisTenant", name, {}, opts);
         this.app = args.app;
+        // The ACL user generates and keeps its password: one resource per tenant.
+        const user = new RedisAclUser(
+            `${name}-user`,
+            { host: args.admin.host, port: args.admin.port, adminUser: REDIS_ADMIN_USER, adminPassword: pulumi.secret(args.admin.password), user: args.app },
+            { parent: this, dependsOn: [args.admin.ready] },
+        );
+        const password = pulumi.secret(user.password);
         const host = pulumi.output(args.host);
         const port = pulumi.output(args.port);
-        const password = pulumi.secret(args.password);
-        const url = credentialUrl("redis", args.app, password, host, port, String(args.db));
-        this.credentials = pulumi.output({ host, port, db: args.db, user: args.app, password, url, keyPrefix: args.app });
-        this.env = {
-            REDIS_URL: url,
-            REDIS_KEY_PREFIX: pulumi.output(args.app),
-            REDIS_DB: pulumi.output(String(args.db)),
-        };
+        const url = credentialUrl("redis", user.user, password, host, port, String(args.db));
+        this.credentials = pulumi.output({ host, port, db: args.db, user: user.user, password, url, keyPrefix: args.app });
         this.registerOutputs({ credentials: this.credentials });
     }
 }

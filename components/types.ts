@@ -25,6 +25,8 @@ export interface EngineSettings {
     adminEndpoint?: Endpoint;
     /** Redis only: the number of logical databases, fixed at server start. */
     databases?: number;
+    /** Docker target: the shared server's loopback port. */
+    hostPort?: number;
 }
 
 export type TenantPlan =
@@ -37,6 +39,8 @@ export interface ServerPlan {
     name: string;
     placement: Placement;
     settings: EngineSettings;
+    /** Docker target: the fixed loopback port to publish on. @default chosen by Docker */
+    hostPort?: number;
     /** Sorted by app name. */
     tenants: TenantPlan[];
 }

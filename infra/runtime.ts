@@ -20,6 +20,8 @@ export interface ServerSpec {
     image: string;
     /** The one TCP port clients use. */
     port: number;
+    /** Docker target: publish the port on this loopback port. @default chosen by Docker */
+    hostPort?: number;
     /** Container command line (replaces the image's CMD). */
     args?: string[];
     /** Plain environment. Nothing secret goes here. */

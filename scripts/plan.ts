@@ -6,8 +6,7 @@ import { ConfigError, parseStackConfig } from "../stacks/config";
 import { planTopology } from "../stacks/plan";
 import { stackFileConfig } from "../stacks/files";
 import { appSecretName } from "../infra/naming";
-import { POSTGRES_ENV_KEYS } from "../components/postgresql";
-import { REDIS_ENV_KEYS } from "../components/redis";
+import { POSTGRES_ENV_KEYS, REDIS_ENV_KEYS } from "../components/environment";
 
 const ENV_KEYS = { postgresql: POSTGRES_ENV_KEYS, redis: REDIS_ENV_KEYS };
 
@@ -27,17 +26,20 @@ function main(stack: string | undefined): number {
         throw err;
     }
     const topology = planTopology(config);
-    console.log(`Stack ${stack}: target ${config.target}, servers in namespace ${config.kubernetes.namespace}${config.protect ? ", data protected" : ""}\n`);
+    const where = config.target === "kubernetes" ? `Kubernetes namespace ${config.kubernetes.namespace}` : "the local Docker engine, ports on 127.0.0.1";
+    console.log(`Stack ${stack}: servers on ${where}${config.protect ? ", data protected" : ""}\n`);
     console.log("Servers:");
     for (const s of topology.servers) {
         const tenants = s.tenants.map((t) => (t.engine === "redis" ? `${t.app} (db ${t.db})` : t.app)).join(", ");
-        console.log(`  ${s.name.padEnd(28)} ${s.placement.padEnd(9)} ${s.settings.image.padEnd(14)} ${String(s.settings.storageGi).padStart(4)}Gi  ${tenants}`);
+        const port = config.target === "docker" ? `  port ${s.hostPort ?? "chosen by Docker"}` : "";
+        console.log(`  ${s.name.padEnd(28)} ${s.placement.padEnd(9)} ${s.settings.image.padEnd(14)} ${String(s.settings.storageGi).padStart(4)}Gi  ${tenants}${port}`);
     }
-    console.log("\nWhat each app receives (Secret in its namespace, and the secret stack output `apps`):");
+    const delivery = config.target === "kubernetes" ? "a Secret in its namespace" : "`npm run -s env -- <app>` prints them as .env";
+    console.log(`\nWhat each app receives (${delivery}; all credentials are in the secret stack output \`apps\`):`);
     for (const app of Object.values(config.apps)) {
         const engines = (["postgresql", "redis"] as const).filter((e) => app[e]);
-        const keys = ["APP_TENANT_ID", ...engines.flatMap((e) => ENV_KEYS[e])];
-        console.log(`  ${app.name}: Secret ${app.namespace}/${appSecretName(app.name)}: ${keys.join(" ")}`);
+        const keys = ["APP_TENANT_ID", ...engines.flatMap((e) => ENV_KEYS[e])].join(" ");
+        console.log(config.target === "kubernetes" ? `  ${app.name}: Secret ${app.namespace}/${appSecretName(app.name)}: ${keys}` : `  ${app.name}: ${keys}`);
     }
     const { total, engines } = capacityOf(topology);
     console.log("\nCapacity (requests / limits / storage):");

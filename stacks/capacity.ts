@@ -1,5 +1,5 @@
 // The `capacity` output: what the planned servers ask of the cluster, per engine and in total.
-import { parseCpuMillis, parseMemoryMi } from "./quantities";
+import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
 import { Topology } from "./plan";
 
 export interface CapacityFigures {

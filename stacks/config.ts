@@ -11,7 +11,7 @@ import {
     Target,
     rawConfigSchema,
 } from "./schema";
-import { parseCpuMillis, parseMemoryMi } from "./quantities";
+import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
 import { dnsName } from "../infra/naming";
 import { EngineSettings, Resources, Quantities } from "../components/types";
 
@@ -23,10 +23,13 @@ export { ENGINES, SUPPORTED_ENGINES } from "./schema";
 export interface PostgresqlUse {
     placement: Placement;
     connectionLimit: number;
+    /** Docker target, dedicated server: its loopback port. */
+    hostPort?: number;
 }
 export interface RedisUse {
     placement: Placement;
     db: number;
+    hostPort?: number;
 }
 export interface AppConfig {
     name: string;
@@ -106,8 +109,8 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
             problems.push(`engines.${engine}: not supported yet; this version runs ${SUPPORTED_ENGINES.join(", ")}`);
         }
     }
-    if (raw.target === "docker") {
-        problems.push(`target: "docker" is not supported yet; this version runs on "kubernetes"`);
+    if (raw.target !== "kubernetes" && raw.kubernetes !== undefined) {
+        problems.push(`kubernetes: only for target kubernetes; this stack's target is ${raw.target}`);
     }
 
     const engines: StackConfig["engines"] = {};
@@ -124,6 +127,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
             resources: mergeResources(defaults.resources, settings.resources, `engines.${engine}.resources`, problems),
             placement: settings.placement ?? stackPlacement,
             adminEndpoint: settings.adminEndpoint,
+            hostPort: settings.hostPort,
             databases: engine === "redis" ? (raw.engines.redis?.databases ?? DEFAULT_REDIS_DATABASES) : undefined,
         };
     }
@@ -158,11 +162,12 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
             checkReservedName(engine as SupportedEngine, name, path, problems);
             const own = engine === "postgresql" ? rawApp.postgresql?.placement : rawApp.redis?.placement;
             const placement = own ?? rawApp.placement ?? settings.placement;
+            const hostPort = engine === "postgresql" ? rawApp.postgresql?.hostPort : rawApp.redis?.hostPort;
             if (engine === "postgresql") {
-                app.postgresql = { placement, connectionLimit: rawApp.postgresql?.connectionLimit ?? DEFAULT_CONNECTION_LIMIT };
+                app.postgresql = { placement, hostPort, connectionLimit: rawApp.postgresql?.connectionLimit ?? DEFAULT_CONNECTION_LIMIT };
             } else if (engine === "redis") {
                 // db is checked against the other tenants of the server below.
-                app.redis = { placement, db: rawApp.redis?.db ?? -1 };
+                app.redis = { placement, hostPort, db: rawApp.redis?.db ?? -1 };
             }
         }
         apps[name] = app;
@@ -170,6 +175,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
 
     if (engines.redis) checkRedisNumbers(apps, engines.redis.databases ?? DEFAULT_REDIS_DATABASES, problems);
     for (const settings of Object.values(engines)) checkAdminEndpoint(settings, apps, problems);
+    checkHostPorts(raw.target, engines, apps, problems);
 
     const decommission = raw.decommission ?? [];
     const seen = new Set<string>();
@@ -268,6 +274,39 @@ function checkAdminEndpoint(settings: EngineSettings, apps: Record<string, AppCo
             `engines.${settings.engine}.adminEndpoint.host: ${JSON.stringify(settings.adminEndpoint.host)} would point ${dedicated + shared} ` +
                 `${settings.engine} servers at one address; include {server} in the host (e.g. "{server}.db.example.com")`,
         );
+    }
+}
+
+/**
+ * Docker host ports: the shared server's from `engines.<e>.hostPort`, a dedicated server's from
+ * `apps.<a>.<e>.hostPort`. Only on the Docker target, only where that server exists, no two alike.
+ */
+function checkHostPorts(target: Target, engines: StackConfig["engines"], apps: Record<string, AppConfig>, problems: string[]): void {
+    const owners = new Map<number, string>();
+    const claim = (port: number, path: string) => {
+        const other = owners.get(port);
+        if (other !== undefined) problems.push(`${path}: ${port} is already used by ${other}; each server needs its own host port`);
+        else owners.set(port, path);
+    };
+    for (const settings of Object.values(engines)) {
+        if (settings.hostPort === undefined) continue;
+        const path = `engines.${settings.engine}.hostPort`;
+        const uses = Object.values(apps).map((a) => a[settings.engine as SupportedEngine]);
+        if (target !== "docker") problems.push(`${path}: only for target docker; this stack's target is ${target}`);
+        else if (!uses.some((u) => u?.placement === "shared")) {
+            problems.push(`${path}: no app is on a shared ${settings.engine} server; set apps.<app>.${settings.engine}.hostPort for dedicated servers`);
+        } else claim(settings.hostPort, path);
+    }
+    for (const app of Object.values(apps)) {
+        for (const engine of ["postgresql", "redis"] as const) {
+            const use = app[engine];
+            if (use?.hostPort === undefined) continue;
+            const path = `apps.${app.name}.${engine}.hostPort`;
+            if (target !== "docker") problems.push(`${path}: only for target docker; this stack's target is ${target}`);
+            else if (use.placement !== "dedicated") {
+                problems.push(`${path}: ${app.name} is on the shared ${engine} server; set engines.${engine}.hostPort instead`);
+            } else claim(use.hostPort, path);
+        }
     }
 }
 

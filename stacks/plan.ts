@@ -27,7 +27,8 @@ export function planTopology(config: StackConfig): Topology {
             const name = serverName(engine, placement === "dedicated" ? app.name : undefined);
             let server = servers.get(name);
             if (server === undefined) {
-                server = { engine, name, placement, settings, tenants: [] };
+                const hostPort = placement === "dedicated" ? app[engine]!.hostPort : settings.hostPort;
+                server = { engine, name, placement, settings, hostPort, tenants: [] };
                 servers.set(name, server);
             }
             server.tenants.push(tenant);

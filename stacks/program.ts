@@ -1,11 +1,12 @@
 // The program: validated config -> topology -> DatabasePlatform -> stack outputs.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppCredentials, DatabasePlatform, ServerSummary } from "../components/platform";
+import * as docker from "@pulumi/docker";
+import { AppCredentials, DatabasePlatform, DockerTarget, KubernetesTarget, ServerSummary } from "../components/platform";
 import { Capacity, capacityOf } from "./capacity";
 import { StackConfig, parseStackConfig } from "./config";
 import { planTopology } from "./plan";
-import { readRawConfig } from "./read";
+import { PROJECT, readRawConfig } from "./read";
 
 export interface StackOutputs {
     /** Secret: app -> engine -> credentials. */
@@ -21,10 +22,13 @@ export function loadStackConfig(): StackConfig {
 
 export function runStack(config: StackConfig): StackOutputs {
     const topology = planTopology(config);
-    // One explicit provider for every Kubernetes object (kubeconfig and context as `pulumi up` sees them).
-    const kubernetes = new k8s.Provider("kubernetes", {});
-    const platform = new DatabasePlatform("tenant-databases", {
-        kubernetes: { provider: kubernetes, ...config.kubernetes },
+    // One explicit provider per target (kubeconfig/context or DOCKER_HOST as `pulumi up` sees them).
+    const target: KubernetesTarget | DockerTarget =
+        config.target === "kubernetes"
+            ? { kind: "kubernetes", provider: new k8s.Provider("kubernetes", {}), ...config.kubernetes }
+            : { kind: "docker", provider: new docker.Provider("docker", {}), namePrefix: `${PROJECT}-${pulumi.getStack()}` };
+    const platform = new DatabasePlatform(PROJECT, {
+        target,
         servers: topology.servers,
         protect: config.protect,
         decommission: config.decommission,

@@ -48,8 +48,12 @@ const adminEndpoint = z.strictObject({
 const imageTag = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { error: "a container image tag such as 18 or 7.4" });
 const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, { error: "a container image reference such as postgres:18" });
 
+const hostPort = z.number().int().min(1).max(65535);
+
 const engineCommon = {
     version: imageTag.optional(),
+    /** Docker target: the loopback port of the shared server. */
+    hostPort: hostPort.optional(),
     image: imageRef.optional(),
     storageGi: z.number().positive().optional(),
     resources: resources.optional(),
@@ -65,10 +69,12 @@ const redisEngine = z.strictObject({
 
 const appPostgresql = z.strictObject({
     placement: placement.optional(),
+    hostPort: hostPort.optional(),
     connectionLimit: z.number().int().min(1).optional(),
 });
 const appRedis = z.strictObject({
     placement: placement.optional(),
+    hostPort: hostPort.optional(),
     db: z.number().int().min(0).optional(),
 });
 // Engines that are in the contract but not implemented yet: any object, rejected in validate.ts.

@@ -5,7 +5,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import { credentialUrl } from "../components/credentials";
 import { PostgresqlServer, PostgresqlServerArgs, PostgresqlTenant } from "../components/postgresql";
+import { appEnvironment } from "../components/environment";
 import { RedisServer, RedisServerArgs } from "../components/redis";
+import { redisStartScript } from "../components/redis-acl";
 import { CONFIG_HASH_ANNOTATION, KubernetesRuntime } from "../infra/kubernetes";
 import { RecordedResource, finder, isSecretWrapper, runProgram, valueOf } from "./helpers/pulumi";
 
@@ -178,49 +180,62 @@ describe("components", () => {
             const creds = await valueOf(tenant.credentials);
             assert.deepStrictEqual(Object.keys(creds).sort(), ["database", "host", "password", "port", "url", "user"]);
             assert.strictEqual(creds.url, `postgresql://a:${creds.password}@pg.example:5432/a`);
-            assert.ok(await pulumi.isSecret(tenant.env.DATABASE_URL));
-            assert.ok(await pulumi.isSecret(tenant.env.PGPASSWORD));
-            assert.ok(!(await pulumi.isSecret(tenant.env.PGHOST)));
+            assert.ok(await pulumi.isSecret(tenant.credentials));
             assert.strictEqual(finder(run.resources).one("postgresql:index/role:Role", "a-postgresql-role").inputs.connectionLimit, 20);
         });
     });
 
     describe("RedisServer", () => {
-        it("starts redis-server with the mounted ACL file and the configured number of databases", async () => {
+        it("starts redis-server from the bootstrap ACL, with its ACL file on the data volume", async () => {
             const find = finder((await redis({ databases: 32 })).resources);
             const c = container(find.one(STS, "redis"));
             assert.deepStrictEqual(c.args, [
-                "redis-server", "--port", "6379", "--aclfile", "/etc/redis/acl/users.acl", "--databases", "32", "--dir", "/data", "--appendonly", "yes",
+                "sh", "-c", redisStartScript("/etc/redis/bootstrap/users.acl", "/data/users.acl"), "redis-server",
+                "--port", "6379", "--aclfile", "/data/users.acl", "--databases", "32", "--dir", "/data", "--appendonly", "yes",
             ]);
             assert.deepStrictEqual(c.volumeMounts, [
                 { name: "data", mountPath: "/data" },
-                { name: "config", mountPath: "/etc/redis/acl", readOnly: true },
+                { name: "config", mountPath: "/etc/redis/bootstrap", readOnly: true },
             ]);
             const volumes = find.one(STS, "redis").inputs.spec.template.spec.volumes;
             assert.deepStrictEqual(volumes, [{ name: "config", secret: { secretName: "redis-config", defaultMode: 0o440 } }]);
             assert.deepStrictEqual(c.env, [{ name: "REDISCLI_AUTH", valueFrom: { secretKeyRef: { name: "redis-admin", key: "REDISCLI_AUTH" } } }]);
         });
 
-        it("renders one ACL user per tenant, the default user off, passwords only as digests", async () => {
+        it("bootstraps with the default user off and the admin user only, passwords as digests", async () => {
             const run = await redis();
             const secret = finder(run.resources).one(SECRET, "redis-config");
             assert.ok(isSecretWrapper(secret.rawInputs.stringData));
             const acl: string = secret.inputs.stringData["users.acl"];
             const lines = acl.trim().split("\n");
+            assert.deepStrictEqual(lines.length, 2);
             assert.strictEqual(lines[0], "user default off resetpass resetkeys resetchannels -@all");
             assert.match(lines[1], /^user admin on #[0-9a-f]{64} ~\* &\* \+@all$/);
-            assert.match(lines[2], /^user digi_core on #[0-9a-f]{64} resetkeys resetchannels ~digi_core:\* &digi_core:\* -@all \+@all -@dangerous \+info$/);
-            assert.match(lines[3], /^user lernmi on #[0-9a-f]{64} resetkeys resetchannels ~lernmi:\* &lernmi:\* -@all \+@all -@dangerous \+info$/);
             for (const p of run.passwords) assert.ok(!acl.includes(p));
         });
 
-        it("restarts when its ACL changes, and not otherwise", async () => {
+        it("manages each tenant's ACL user through the admin, once the server is ready", async () => {
+            const find = finder((await redis()).resources);
+            const sts = find.one(STS, "redis");
+            for (const app of ["lernmi", "digi_core"]) {
+                const user = find.one("pulumi-nodejs:dynamic/redis:AclUser", `${app}-redis-user`);
+                assert.deepStrictEqual(
+                    [user.inputs.user, user.inputs.adminUser, user.inputs.host, user.inputs.port],
+                    [app, "admin", "redis.db.svc.cluster.local", 6379],
+                );
+                assert.ok(isSecretWrapper(user.rawInputs.adminPassword));
+                assert.strictEqual(user.inputs.password, undefined, "the user generates its own password");
+                assert.ok(user.dependencies.includes(sts.urn), `${app}'s user waits for the server`);
+            }
+        });
+
+        it("never restarts for a tenant change, only for its own config", async () => {
             const hash = async (args: Partial<RedisServerArgs>) =>
                 finder((await redis(args)).resources).one(STS, "redis").inputs.spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
             const two = await hash({});
             assert.match(two, /^[0-9a-f]{64}$/);
-            assert.strictEqual(await hash({}), two);
-            assert.notStrictEqual(await hash({ tenants: [{ app: "lernmi", db: 1 }] }), two);
+            assert.strictEqual(await hash({ tenants: [{ app: "lernmi", db: 1 }] }), two);
+            assert.strictEqual(await hash({ tenants: [] }), two);
         });
 
         it("gives each tenant its URL with its db number and key prefix", async () => {
@@ -228,7 +243,7 @@ describe("components", () => {
             const creds = await valueOf(run.result.tenants.lernmi.credentials);
             assert.strictEqual(creds.url, `redis://lernmi:${creds.password}@redis.db.svc.cluster.local:6379/1`);
             assert.deepStrictEqual([creds.user, creds.db, creds.keyPrefix], ["lernmi", 1, "lernmi"]);
-            assert.ok(await pulumi.isSecret(run.result.tenants.lernmi.env.REDIS_URL));
+            assert.ok(await pulumi.isSecret(run.result.tenants.lernmi.credentials));
         });
 
         it("rejects duplicate and out-of-range db numbers", () => {
@@ -236,6 +251,26 @@ describe("components", () => {
             assert.throws(() => new RedisServer("r1", { ...args, tenants: [{ app: "a", db: 1 }, { app: "b", db: 1 }] }), /db 1 is used by a and b/);
             assert.throws(() => new RedisServer("r2", { ...args, databases: 4, tenants: [{ app: "a", db: 4 }] }), /allowed 0-3/);
         });
+    });
+
+    it("derives the app environment from its credentials, the same for Secret and .env", () => {
+        const env = appEnvironment("lernmi", {
+            postgresql: { host: "h", port: 5432, database: "lernmi", user: "lernmi", password: "pw", url: "postgresql://lernmi:pw@h:5432/lernmi" },
+            redis: { host: "r", port: 6379, db: 3, user: "lernmi", password: "rpw", url: "redis://lernmi:rpw@r:6379/3", keyPrefix: "lernmi" },
+        });
+        assert.deepStrictEqual(env, {
+            APP_TENANT_ID: "lernmi",
+            DATABASE_URL: "postgresql://lernmi:pw@h:5432/lernmi",
+            PGHOST: "h",
+            PGPORT: "5432",
+            PGDATABASE: "lernmi",
+            PGUSER: "lernmi",
+            PGPASSWORD: "pw",
+            REDIS_URL: "redis://lernmi:rpw@r:6379/3",
+            REDIS_KEY_PREFIX: "lernmi",
+            REDIS_DB: "3",
+        });
+        assert.deepStrictEqual(appEnvironment("x", {}), { APP_TENANT_ID: "x" });
     });
 
     it("percent-encodes user and password in URLs", async () => {

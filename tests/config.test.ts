@@ -93,7 +93,7 @@ describe("stack config", () => {
             raw.apps.lernmi.postgresql = { connectionLimt: 5 };
             raw.engines.redis = { databses: 4 };
             const problems = problemsOf(raw);
-            assert.ok(problems.some((p) => p.startsWith("apps.lernmi.postgresql.connectionLimt: unknown key; allowed: placement, connectionLimit")), problems.join("\n"));
+            assert.ok(problems.some((p) => p.startsWith("apps.lernmi.postgresql.connectionLimt: unknown key; allowed: placement, hostPort, connectionLimit")), problems.join("\n"));
             assert.ok(problems.some((p) => p.startsWith("engines.redis.databses: unknown key") && p.includes("databases")), problems.join("\n"));
         });
         it("an unknown engine", () => {
@@ -108,8 +108,27 @@ describe("stack config", () => {
             expectProblem(raw, "engines.mongodb: not supported yet", "postgresql, redis");
             expectProblem(raw, "apps.lernmi.mongodb: engine mongodb is not supported yet");
         });
-        it("the docker target, which is not implemented yet", () => {
-            expectProblem({ ...base(), target: "docker" }, "target: \"docker\" is not supported yet");
+        it("Kubernetes settings on the Docker target", () => {
+            expectProblem({ ...base(), target: "docker" }, "kubernetes: only for target kubernetes; this stack's target is docker");
+        });
+        it("host ports off the Docker target, on the wrong placement, or used twice", () => {
+            const raw = base();
+            raw.engines.postgresql = { hostPort: 5432 };
+            expectProblem(raw, "engines.postgresql.hostPort: only for target docker; this stack's target is kubernetes");
+
+            const docker = { ...base(), target: "docker" } as Record<string, any>;
+            delete docker.kubernetes;
+            docker.engines = { postgresql: { hostPort: 15432 }, redis: { hostPort: 16379 } };
+            docker.apps.lernmi.postgresql = { hostPort: 15433 };
+            expectProblem(docker, "apps.lernmi.postgresql.hostPort: lernmi is on the shared postgresql server; set engines.postgresql.hostPort instead");
+            docker.apps.lernmi.postgresql = { placement: "dedicated", hostPort: 16379 };
+            expectProblem(docker, "apps.lernmi.postgresql.hostPort: 16379 is already used by engines.redis.hostPort");
+            docker.apps.lernmi.postgresql = { placement: "dedicated", hostPort: 15433 };
+            assert.doesNotThrow(() => parseStackConfig(docker));
+            docker.engines.redis = { placement: "dedicated", hostPort: 16379 };
+            expectProblem(docker, "engines.redis.hostPort: no app is on a shared redis server");
+            docker.engines.redis = { hostPort: 70000 };
+            expectProblem(docker, "engines.redis.hostPort: 70000 is too big; expected at most 65535");
         });
         it("a bad target or placement", () => {
             expectProblem({ ...base(), target: "nomad" }, "target: \"nomad\" is not allowed; expected one of kubernetes, docker");

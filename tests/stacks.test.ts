@@ -2,7 +2,7 @@
 // every stack: no plaintext secret anywhere, unique names, explicit providers, readiness ordering.
 import * as assert from "assert";
 import { StackOutputs } from "../stacks/program";
-import { MockRun, RecordedResource, finder, isSecretOutput, isSecretWrapper, plaintextOccurrences, valueOf } from "./helpers/pulumi";
+import { MockRun, finder, isSecretOutput, isSecretWrapper, plaintextOccurrences, valueOf } from "./helpers/pulumi";
 import { stackNames } from "../stacks/files";
 import { runStackFile } from "./helpers/stacks";
 
@@ -33,27 +33,27 @@ function providerUrn(ref: string): string {
 }
 
 describe("stack files run whole under mocks", () => {
-    it("the repo has the dev and prod stacks", () => {
-        assert.deepStrictEqual(stackNames(), ["dev", "prod"]);
+    it("the repo has the dev, staging and prod stacks", () => {
+        assert.deepStrictEqual(stackNames(), ["dev", "prod", "staging"]);
     });
 
-    describe("Pulumi.dev.yaml (shared)", () => {
+    describe("Pulumi.staging.yaml (Kubernetes, shared)", () => {
         it("runs one PostgreSQL and one Redis server holding all three apps", async () => {
-            const { resources, result } = await run("dev");
+            const { resources, result } = await run("staging");
             const find = finder(resources);
             assert.deepStrictEqual(find.all(T.statefulSet).map((r) => r.name).sort(), ["postgresql", "redis"]);
             const servers = await valueOf(result.servers);
             assert.deepStrictEqual(
                 servers.map((s) => [s.engine, s.name, s.placement, s.tenants, s.host, s.port]),
                 [
-                    ["postgresql", "postgresql", "shared", APPS, "postgresql.databases-dev.svc.cluster.local", 5432],
-                    ["redis", "redis", "shared", APPS, "redis.databases-dev.svc.cluster.local", 6379],
+                    ["postgresql", "postgresql", "shared", APPS, "postgresql.databases-staging.svc.cluster.local", 5432],
+                    ["redis", "redis", "shared", APPS, "redis.databases-staging.svc.cluster.local", 6379],
                 ],
             );
         });
 
         it("gives every app its own role (with its connection limit) and a database it owns, closed to PUBLIC", async () => {
-            const find = finder((await run("dev")).resources);
+            const find = finder((await run("staging")).resources);
             const limits: Record<string, number> = { beep_boop: 20, digi_core: 20, lernmi: 10 };
             for (const app of APPS) {
                 const role = find.one(T.role, `${app}-postgresql-role`);
@@ -71,7 +71,7 @@ describe("stack files run whole under mocks", () => {
         });
 
         it("writes one Secret per app in the app's namespace with exactly the documented keys", async () => {
-            const { resources, result } = await run("dev");
+            const { resources, result } = await run("staging");
             const find = finder(resources);
             const apps = await valueOf(result.apps);
             for (const app of APPS) {
@@ -84,9 +84,9 @@ describe("stack files run whole under mocks", () => {
                 const pg = apps[app].postgresql!;
                 const redis = apps[app].redis!;
                 assert.strictEqual(data.APP_TENANT_ID, app);
-                assert.strictEqual(data.DATABASE_URL, `postgresql://${app}:${pg.password}@postgresql.databases-dev.svc.cluster.local:5432/${app}`);
+                assert.strictEqual(data.DATABASE_URL, `postgresql://${app}:${pg.password}@postgresql.databases-staging.svc.cluster.local:5432/${app}`);
                 assert.deepStrictEqual([data.PGHOST, data.PGPORT, data.PGDATABASE, data.PGUSER, data.PGPASSWORD], [pg.host, "5432", app, app, pg.password]);
-                assert.strictEqual(data.REDIS_URL, `redis://${app}:${redis.password}@redis.databases-dev.svc.cluster.local:6379/${redis.db}`);
+                assert.strictEqual(data.REDIS_URL, `redis://${app}:${redis.password}@redis.databases-staging.svc.cluster.local:6379/${redis.db}`);
                 assert.deepStrictEqual([data.REDIS_KEY_PREFIX, data.REDIS_DB], [app, String(redis.db)]);
             }
             assert.deepStrictEqual(
@@ -96,11 +96,11 @@ describe("stack files run whole under mocks", () => {
             );
         });
 
-        it("keeps data of removed apps by default and protects nothing in dev", async () => {
-            const find = finder((await run("dev")).resources);
+        it("keeps data of removed apps by default and protects nothing in staging", async () => {
+            const find = finder((await run("staging")).resources);
             for (const r of [...find.all(T.database), ...find.all(T.role), ...find.all(T.namespace)]) {
                 assert.ok(r.retainOnDelete, `${r.name} is retained on delete`);
-                assert.ok(!r.protect, `${r.name} is not protected in dev`);
+                assert.ok(!r.protect, `${r.name} is not protected in staging`);
             }
         });
     });
@@ -155,7 +155,7 @@ describe("stack files run whole under mocks", () => {
         });
     });
 
-    for (const stack of ["dev", "prod"]) {
+    for (const stack of stackNames()) {
         describe(`invariants of Pulumi.${stack}.yaml`, () => {
             it("no generated password appears outside a secret, in any input or output", async () => {
                 const { resources, result, passwords } = await run(stack);
@@ -172,42 +172,52 @@ describe("stack files run whole under mocks", () => {
                 assert.ok(passwords.some((p) => apps.includes(p)));
             });
 
-            it("every resource has a unique URN, and Kubernetes objects unique names per namespace", async () => {
+            it("every resource has a unique URN, and Kubernetes and Docker objects unique names", async () => {
                 const { resources } = await run(stack);
                 const urns = resources.map((r) => r.urn);
                 assert.strictEqual(new Set(urns).size, urns.length);
-                const k8sNames = resources
-                    .filter((r) => r.type.startsWith("kubernetes:"))
-                    .map((r) => `${r.type.split(":")[2]}/${r.inputs.metadata.namespace ?? ""}/${r.inputs.metadata.name}`);
-                assert.strictEqual(new Set(k8sNames).size, k8sNames.length, k8sNames.join("\n"));
+                const objectNames = resources
+                    .filter((r) => r.type.startsWith("kubernetes:") || (r.type.startsWith("docker:") && r.inputs.name))
+                    .map((r) => `${r.type.split(":")[2]}/${r.inputs.metadata?.namespace ?? ""}/${r.inputs.metadata?.name ?? r.inputs.name}`);
+                assert.strictEqual(new Set(objectNames).size, objectNames.length, objectNames.join("\n"));
             });
 
             it("passes explicit providers to every resource", async () => {
                 const { resources } = await run(stack);
                 const find = finder(resources);
-                const k8sProvider = find.one(T.k8sProvider, "kubernetes");
-                for (const r of resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"))) {
-                    assert.strictEqual(providerUrn(r.provider), k8sProvider.urn, `${r.type} ${r.name}`);
-                }
-                for (const r of resources.filter((r) => r.type.startsWith("postgresql:"))) {
-                    const provider = find.byUrn(providerUrn(r.provider));
-                    assert.ok(provider && provider.type === T.pgProvider, `${r.name} uses an explicit PostgreSQL provider`);
+                for (const [prefix, providerType] of [
+                    ["kubernetes:", T.k8sProvider],
+                    ["docker:", "pulumi:providers:docker"],
+                    ["postgresql:", T.pgProvider],
+                ]) {
+                    for (const r of resources.filter((r) => r.custom && r.type.startsWith(prefix))) {
+                        assert.strictEqual(find.byUrn(providerUrn(r.provider))?.type, providerType, `${r.type} ${r.name}`);
+                    }
                 }
             });
 
-            it("connects to each PostgreSQL server only once it is ready, through its cluster address", async () => {
+            it("manages tenancy only once the server is ready, at the server's admin address", async () => {
                 const { resources } = await run(stack);
                 const find = finder(resources);
-                for (const provider of find.all(T.pgProvider)) {
-                    const server = provider.name.replace(/-admin$/, "");
-                    const sts = find.one(T.statefulSet, server);
-                    assert.ok(provider.dependencies.includes(sts.urn), `${provider.name} waits for StatefulSet ${server}`);
-                    assert.strictEqual(provider.inputs.host, `${server}.${sts.inputs.metadata.namespace}.svc.cluster.local`);
-                    assert.strictEqual(provider.inputs.port, "5432");
-                    assert.strictEqual(provider.inputs.sslmode, "disable");
-                    assert.ok(isSecretWrapper(provider.rawInputs.password));
-                    const tenants = resources.filter((r: RecordedResource) => r.type.startsWith("postgresql:") && providerUrn(r.provider) === provider.urn);
-                    assert.ok(tenants.length > 0);
+                const servers = await valueOf((await run(stack)).result.servers);
+                for (const server of servers) {
+                    const workload = resources.find((r) => (r.type === T.statefulSet || r.type === "docker:index/container:Container") && r.name === server.name)!;
+                    const docker = workload.type !== T.statefulSet;
+                    const host = docker ? "127.0.0.1" : `${server.name}.${workload.inputs.metadata.namespace}.svc.cluster.local`;
+                    assert.strictEqual(server.host, host);
+                    if (server.engine === "postgresql") {
+                        const provider = find.one(T.pgProvider, `${server.name}-admin`);
+                        assert.ok(provider.dependencies.includes(workload.urn), `${provider.name} waits for ${server.name}`);
+                        assert.deepStrictEqual([provider.inputs.host, provider.inputs.port], [host, String(server.port)]);
+                        assert.strictEqual(provider.inputs.sslmode, "disable");
+                        assert.ok(isSecretWrapper(provider.rawInputs.password));
+                    } else {
+                        for (const app of server.tenants) {
+                            const user = find.one("pulumi-nodejs:dynamic/redis:AclUser", `${app}-redis-user`);
+                            assert.ok(user.dependencies.includes(workload.urn), `${app}'s ACL user waits for ${server.name}`);
+                            assert.deepStrictEqual([user.inputs.host, user.inputs.port], [host, server.port]);
+                        }
+                    }
                 }
             });
         });

@@ -46,6 +46,13 @@ type RegisterRequest = {
 };
 
 export const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
+export const DOCKER_CONTAINER = "docker:index/container:Container";
+/** Generates its password on create, like RandomPassword. */
+export const REDIS_ACL_USER = "pulumi-nodejs:dynamic/redis:AclUser";
+
+function hashOf(text: string): number {
+    return crypto.createHash("sha256").update(text).digest().readUInt32BE(0);
+}
 
 /**
  * Runs `program` under Pulumi mocks and waits until every resource is registered.
@@ -53,21 +60,33 @@ export const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
  */
 export async function runProgram<T>(
     program: () => T,
-    options: { config?: Record<string, unknown>; stack?: string } = {},
+    options: {
+        config?: Record<string, unknown>;
+        stack?: string;
+        /** Computes a resource's state instead of the mocks (e.g. a dynamic provider against a real server). */
+        liveState?: (type: string, inputs: Record<string, unknown>) => Promise<Record<string, unknown> | undefined>;
+    } = {},
 ): Promise<MockRun<T>> {
     const resources: RecordedResource[] = [];
     const passwords: string[] = [];
     const stack = options.stack ?? "test";
     await pulumi.runtime.setMocks(
         {
-            newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+            async newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id: string; state: Record<string, unknown> }> {
+                const live = await options.liveState?.(args.type, unwrapSecrets(args.inputs) as Record<string, unknown>);
+                if (live !== undefined) return { id: `${args.name}-id`, state: live };
                 const state: Record<string, unknown> = { ...args.inputs };
-                if (args.type === RANDOM_PASSWORD) {
+                if (args.type === RANDOM_PASSWORD || args.type === REDIS_ACL_USER) {
                     // Recognisable and derived from the name only, so a run's passwords do not
                     // depend on registration order; alphanumeric like the real settings.
                     const password = `MockPw${crypto.createHash("sha256").update(args.name).digest("hex").slice(0, 26)}`;
                     passwords.push(password);
-                    state.result = password;
+                    state[args.type === RANDOM_PASSWORD ? "result" : "password"] = password;
+                }
+                if (args.type === DOCKER_CONTAINER) {
+                    // Like Docker: a port published without `external` gets one chosen by the engine.
+                    const ports = (args.inputs.ports ?? []) as { internal: number; external?: number }[];
+                    state.ports = ports.map((p, i) => ({ ...p, external: p.external ?? 32768 + (hashOf(args.name) % 20000) + i }));
                 }
                 return { id: `${args.name}-id`, state };
             },

@@ -8,7 +8,6 @@ import * as path from "path";
 
 export interface RunningTestServer {
     port: number;
-    dir: string;
     stop(): Promise<void>;
 }
 
@@ -50,38 +49,22 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string,
 }
 
 /**
- * Starts redis-server (Debian package `redis-server`) on 127.0.0.1:`port` with `aclFile`
- * as its ACL file and no persistence.
+ * Runs a command that starts a redis-server (Debian package `redis-server`) listening on
+ * 127.0.0.1:`port`; stop() ends it. The caller owns the data directory.
  */
-export async function startRedis(options: { port: number; aclFile: string; databases: number }): Promise<RunningTestServer> {
-    const binary = requireBinary("redis-server", "run .ci/run, or: apt-get install -y redis-server");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tenant-databases-redis-"));
-    const aclPath = path.join(dir, "users.acl");
-    fs.writeFileSync(aclPath, options.aclFile, { mode: 0o600 });
+export async function startRedis(options: { port: number; command: string[] }): Promise<RunningTestServer> {
+    requireBinary("redis-server", "run .ci/run, or: apt-get install -y redis-server");
     let output = "";
-    const child = spawn(
-        binary,
-        [
-            "--port", String(options.port),
-            "--bind", "127.0.0.1",
-            "--aclfile", aclPath,
-            "--databases", String(options.databases),
-            "--dir", dir,
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "no",
-        ],
-        { stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const [cmd, ...args] = options.command;
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (d) => (output += d));
     child.stderr!.on("data", (d) => (output += d));
     const stop = async () => {
-        if (child.exitCode === null) {
+        if (child.exitCode === null && child.signalCode === null) {
             const exited = new Promise((r) => child.once("exit", r));
             child.kill("SIGTERM");
             await exited;
         }
-        fs.rmSync(dir, { recursive: true, force: true });
     };
     try {
         await waitForPort(options.port, child, () => output);
@@ -89,5 +72,11 @@ export async function startRedis(options: { port: number; aclFile: string; datab
         await stop();
         throw err;
     }
-    return { port: options.port, dir, stop };
+    return { port: options.port, stop };
+}
+
+/** A temporary directory, removed by the returned function. */
+export function tempDir(prefix: string): { dir: string; remove(): void } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tenant-databases-${prefix}-`));
+    return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }

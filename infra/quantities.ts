@@ -1,5 +1,5 @@
-// Kubernetes resource quantities as numbers, for validation (requests <= limits) and the
-// `capacity` output. Only the forms the schema accepts (MEMORY_PATTERN, CPU_PATTERN).
+// Kubernetes resource quantities as numbers: for validation (requests <= limits), the
+// `capacity` output and Docker limits. Only the forms the schema accepts (stacks/schema.ts).
 
 const MEMORY_UNITS_MI: Record<string, number> = {
     "": 1 / (1024 * 1024),

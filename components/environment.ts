@@ -1,0 +1,46 @@
+// What an app reads: the environment variables in its Secret (Kubernetes) or `.env` (Docker),
+// derived from its credentials by one function, so both always agree.
+import type { PostgresqlCredentials } from "./postgresql";
+import type { RedisCredentials } from "./redis";
+
+/** What one app receives, per engine it uses. `password` and `url` are secret. */
+export interface AppCredentials {
+    postgresql?: PostgresqlCredentials;
+    redis?: RedisCredentials;
+}
+
+export const POSTGRES_ENV_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"] as const;
+export const REDIS_ENV_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"] as const;
+
+export function appEnvironment(app: string, credentials: AppCredentials): Record<string, string> {
+    const env: Record<string, string> = { APP_TENANT_ID: app };
+    const pg = credentials.postgresql;
+    if (pg) {
+        Object.assign(env, {
+            DATABASE_URL: pg.url,
+            PGHOST: pg.host,
+            PGPORT: String(pg.port),
+            PGDATABASE: pg.database,
+            PGUSER: pg.user,
+            PGPASSWORD: pg.password,
+        } satisfies Record<(typeof POSTGRES_ENV_KEYS)[number], string>);
+    }
+    const redis = credentials.redis;
+    if (redis) {
+        Object.assign(env, {
+            REDIS_URL: redis.url,
+            REDIS_KEY_PREFIX: redis.keyPrefix,
+            REDIS_DB: String(redis.db),
+        } satisfies Record<(typeof REDIS_ENV_KEYS)[number], string>);
+    }
+    return env;
+}
+
+/** A `.env` file: one `KEY=value` per line; values with characters beyond a URL's are single-quoted. */
+export function formatDotenv(env: Record<string, string>): string {
+    return (
+        Object.entries(env)
+            .map(([key, value]) => `${key}=${/^[A-Za-z0-9_./:@%+=?&-]*$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`}`)
+            .join("\n") + "\n"
+    );
+}
