@@ -75,7 +75,7 @@ export const DEFAULT_SERVER_NAMESPACE = "databases";
  * PostgreSQL: the admin role and maintenance databases, `public`, and the reserved `pg_` prefix.
  * Redis: the `default` user (disabled) and the `admin` user the platform manages the server with.
  */
-const RESERVED_NAMES: Record<SupportedEngine, { names: string[]; prefixes: string[] }> = {
+export const RESERVED_NAMES: Record<SupportedEngine, { names: string[]; prefixes: string[] }> = {
     postgresql: { names: ["postgres", "template0", "template1", "public"], prefixes: ["pg_"] },
     redis: { names: ["default", "admin"], prefixes: [] },
 };
@@ -205,10 +205,15 @@ export function settingsMajor(version: string): number | undefined {
     return match ? Number(match[1]) : undefined;
 }
 
+/** True when an engine keeps `app` for itself (see RESERVED_NAMES). */
+export function isReservedName(engine: SupportedEngine, app: string): boolean {
+    const reserved = RESERVED_NAMES[engine];
+    return reserved.names.includes(app) || reserved.prefixes.some((p) => app.startsWith(p));
+}
+
 function checkReservedName(engine: SupportedEngine, app: string, path: string, problems: string[]): void {
     const reserved = RESERVED_NAMES[engine];
-    const clash = reserved.names.includes(app) || reserved.prefixes.some((p) => app.startsWith(p));
-    if (clash) {
+    if (isReservedName(engine, app)) {
         const taken = [...reserved.names, ...reserved.prefixes.map((p) => `${p}*`)].join(", ");
         problems.push(`${path}: the app name ${JSON.stringify(app)} is reserved by ${engine} (reserved: ${taken}); rename the app`);
     }

@@ -1,7 +1,11 @@
 // fast-check generators for valid stack configs, shared by the planner and stability properties.
 import * as fc from "fast-check";
+import { isReservedName } from "../stacks/config";
 
-export const appNameArb = fc.stringMatching(/^[a-z]([a-z0-9_]{0,10}[a-z0-9])?$/);
+/** Valid app names that no engine reserves (names like pg_x are rejected by validation, tested there). */
+export const appNameArb = fc
+    .stringMatching(/^[a-z]([a-z0-9_]{0,10}[a-z0-9])?$/)
+    .filter((name) => !isReservedName("postgresql", name) && !isReservedName("redis", name));
 const placementArb = fc.constantFrom("shared", "dedicated");
 
 export interface AppSpec {
