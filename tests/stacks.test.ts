@@ -3,8 +3,8 @@
 import * as assert from "assert";
 import { StackOutputs } from "../stacks/program";
 import { MockRun, finder, isSecretOutput, isSecretWrapper, plaintextOccurrences, valueOf } from "./helpers/pulumi";
-import { stackNames } from "../stacks/files";
-import { runStackFile } from "./helpers/stacks";
+import { stackFileConfig, stackNames } from "../stacks/files";
+import { runStackConfig, runStackFile } from "./helpers/stacks";
 
 const T = {
     statefulSet: "kubernetes:apps/v1:StatefulSet",
@@ -140,6 +140,17 @@ describe("stack files run whole under mocks", () => {
             const data = [...find.all(T.database), ...find.all(T.role), ...find.all(T.statefulSet), ...find.all(T.namespace)];
             assert.strictEqual(data.length, 3 + 3 + 4 + 1);
             for (const r of data) assert.ok(r.protect, `${r.type} ${r.name} is protected`);
+        });
+
+        it("lifts retain and protect only for a decommissioned app's data", async () => {
+            const config = { ...stackFileConfig("prod"), decommission: ["lernmi"] };
+            const find = finder((await runStackConfig(config, "prod")).resources);
+            for (const type of [T.database, T.role]) {
+                for (const r of find.all(type)) {
+                    const dropped = r.name.startsWith("lernmi-");
+                    assert.deepStrictEqual([r.retainOnDelete, r.protect], [!dropped, !dropped], `${r.name}`);
+                }
+            }
         });
 
         it("reports capacity for the planned servers", async () => {
