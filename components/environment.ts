@@ -1,15 +1,18 @@
 // What an app reads: the environment variables in its Secret (Kubernetes) or `.env` (Docker),
 // derived from its credentials by one function, so both always agree.
+import type { MysqlCredentials } from "./mysql";
 import type { PostgresqlCredentials } from "./postgresql";
 import type { RedisCredentials } from "./redis";
 
 /** What one app receives, per engine it uses. `password` and `url` are secret. */
 export interface AppCredentials {
     postgresql?: PostgresqlCredentials;
+    mysql?: MysqlCredentials;
     redis?: RedisCredentials;
 }
 
 export const POSTGRES_ENV_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"] as const;
+export const MYSQL_ENV_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"] as const;
 export const REDIS_ENV_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"] as const;
 
 export function appEnvironment(app: string, credentials: AppCredentials): Record<string, string> {
@@ -24,6 +27,17 @@ export function appEnvironment(app: string, credentials: AppCredentials): Record
             PGUSER: pg.user,
             PGPASSWORD: pg.password,
         } satisfies Record<(typeof POSTGRES_ENV_KEYS)[number], string>);
+    }
+    const my = credentials.mysql;
+    if (my) {
+        Object.assign(env, {
+            MYSQL_URL: my.url,
+            MYSQL_HOST: my.host,
+            MYSQL_PORT: String(my.port),
+            MYSQL_DATABASE: my.database,
+            MYSQL_USER: my.user,
+            MYSQL_PASSWORD: my.password,
+        } satisfies Record<(typeof MYSQL_ENV_KEYS)[number], string>);
     }
     const redis = credentials.redis;
     if (redis) {

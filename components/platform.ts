@@ -10,6 +10,7 @@ import { appSecretName, dnsName } from "../infra/naming";
 import { ServerRuntime } from "../infra/runtime";
 import { Tenant } from "./credentials";
 import { AppCredentials, appEnvironment } from "./environment";
+import { MysqlServer } from "./mysql";
 import { PostgresqlServer } from "./postgresql";
 import { RedisServer } from "./redis";
 import { Placement, ServerPlan } from "./types";
@@ -189,6 +190,20 @@ function createServer(
                         app: t.app,
                         namespace: t.namespace,
                         connectionLimit: t.engine === "postgresql" ? t.connectionLimit : undefined,
+                        decommissioned: decommission.has(t.app),
+                    })),
+                },
+                { parent },
+            );
+        case "mysql":
+            return new MysqlServer(
+                plan.name,
+                {
+                    ...common,
+                    tenants: plan.tenants.map((t) => ({
+                        app: t.app,
+                        namespace: t.namespace,
+                        maxConnections: t.engine === "mysql" ? t.maxConnections : undefined,
                         decommissioned: decommission.has(t.app),
                     })),
                 },

@@ -5,7 +5,7 @@ import { Resources } from "../infra/runtime";
 export type { Resources, Quantities } from "../infra/runtime";
 
 export type Placement = "shared" | "dedicated";
-export type EngineName = "postgresql" | "redis";
+export type EngineName = "postgresql" | "mysql" | "redis";
 
 export interface Endpoint {
     /** May contain `{server}`, replaced by each server's name. */
@@ -31,6 +31,7 @@ export interface EngineSettings {
 
 export type TenantPlan =
     | { engine: "postgresql"; app: string; namespace: string; connectionLimit: number }
+    | { engine: "mysql"; app: string; namespace: string; maxConnections: number }
     | { engine: "redis"; app: string; namespace: string; db: number };
 
 export interface ServerPlan {

@@ -26,6 +26,11 @@ export interface PostgresqlUse {
     /** Docker target, dedicated server: its loopback port. */
     hostPort?: number;
 }
+export interface MysqlUse {
+    placement: Placement;
+    maxConnections: number;
+    hostPort?: number;
+}
 export interface RedisUse {
     placement: Placement;
     db: number;
@@ -36,6 +41,7 @@ export interface AppConfig {
     /** Kubernetes namespace the app runs in; its credentials Secret goes there. */
     namespace: string;
     postgresql?: PostgresqlUse;
+    mysql?: MysqlUse;
     redis?: RedisUse;
 }
 
@@ -43,13 +49,14 @@ export interface StackConfig {
     target: Target;
     placement: Placement;
     kubernetes: { namespace: string; storageClass?: string; adminNamespaces: string[] };
-    engines: { postgresql?: EngineSettings; redis?: EngineSettings };
+    engines: Partial<Record<SupportedEngine, EngineSettings>>;
     apps: Record<string, AppConfig>;
     protect: boolean;
     decommission: string[];
 }
 
-export type SupportedEngine = "postgresql" | "redis";
+export type SupportedEngine = "postgresql" | "mysql" | "redis";
+const IMPLEMENTED: readonly SupportedEngine[] = ["postgresql", "mysql", "redis"];
 
 /** Defaults from the seeds (DESIGN.md, "Stack config"). */
 export const ENGINE_DEFAULTS: Record<SupportedEngine, { repository: string; version: string; storageGi: number; resources: Resources }> = {
@@ -59,6 +66,13 @@ export const ENGINE_DEFAULTS: Record<SupportedEngine, { repository: string; vers
         storageGi: 2,
         resources: { requests: { memory: "256Mi", cpu: "250m" }, limits: { memory: "512Mi", cpu: "500m" } },
     },
+    // MySQL 8.4 (LTS) needs more than 512Mi with its default buffers and performance schema.
+    mysql: {
+        repository: "mysql",
+        version: "8.4",
+        storageGi: 2,
+        resources: { requests: { memory: "512Mi", cpu: "250m" }, limits: { memory: "1Gi", cpu: "500m" } },
+    },
     redis: {
         repository: "redis",
         version: "7.4",
@@ -67,6 +81,7 @@ export const ENGINE_DEFAULTS: Record<SupportedEngine, { repository: string; vers
     },
 };
 export const DEFAULT_CONNECTION_LIMIT = 20;
+export const DEFAULT_MYSQL_MAX_CONNECTIONS = 20;
 export const DEFAULT_REDIS_DATABASES = 16;
 export const DEFAULT_SERVER_NAMESPACE = "databases";
 
@@ -77,6 +92,7 @@ export const DEFAULT_SERVER_NAMESPACE = "databases";
  */
 export const RESERVED_NAMES: Record<SupportedEngine, { names: string[]; prefixes: string[] }> = {
     postgresql: { names: ["postgres", "template0", "template1", "public"], prefixes: ["pg_"] },
+    mysql: { names: ["mysql", "sys", "information_schema", "performance_schema", "root"], prefixes: [] },
     redis: { names: ["default", "admin"], prefixes: [] },
 };
 
@@ -114,7 +130,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
     }
 
     const engines: StackConfig["engines"] = {};
-    for (const engine of ["postgresql", "redis"] as const) {
+    for (const engine of IMPLEMENTED) {
         const settings = raw.engines[engine];
         if (settings === undefined) continue;
         const defaults = ENGINE_DEFAULTS[engine];
@@ -160,10 +176,14 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
                 continue;
             }
             checkReservedName(engine as SupportedEngine, name, path, problems);
-            const own = engine === "postgresql" ? rawApp.postgresql?.placement : rawApp.redis?.placement;
-            const placement = own ?? rawApp.placement ?? settings.placement;
-            const hostPort = engine === "postgresql" ? rawApp.postgresql?.hostPort : rawApp.redis?.hostPort;
-            if (engine === "postgresql") {
+            const own = rawApp[engine as SupportedEngine];
+            const placement = own?.placement ?? rawApp.placement ?? settings.placement;
+            const hostPort = own?.hostPort;
+            if (engine === "mysql") {
+                // MySQL account names allow at most 32 characters.
+                if (name.length > 32) problems.push(`${path}: the app name has ${name.length} characters; MySQL user names allow at most 32`);
+                app.mysql = { placement, hostPort, maxConnections: rawApp.mysql?.maxConnections ?? DEFAULT_MYSQL_MAX_CONNECTIONS };
+            } else if (engine === "postgresql") {
                 app.postgresql = { placement, hostPort, connectionLimit: rawApp.postgresql?.connectionLimit ?? DEFAULT_CONNECTION_LIMIT };
             } else if (engine === "redis") {
                 // db is checked against the other tenants of the server below.
@@ -303,7 +323,7 @@ function checkHostPorts(target: Target, engines: StackConfig["engines"], apps: R
         } else claim(settings.hostPort, path);
     }
     for (const app of Object.values(apps)) {
-        for (const engine of ["postgresql", "redis"] as const) {
+        for (const engine of IMPLEMENTED) {
             const use = app[engine];
             if (use?.hostPort === undefined) continue;
             const path = `apps.${app.name}.${engine}.hostPort`;

@@ -12,7 +12,7 @@ export interface Topology {
     servers: ServerPlan[];
 }
 
-const PLANNED_ENGINES: readonly SupportedEngine[] = ["postgresql", "redis"];
+const PLANNED_ENGINES: readonly SupportedEngine[] = ["postgresql", "mysql", "redis"];
 
 export function planTopology(config: StackConfig): Topology {
     const servers = new Map<string, ServerPlan>();
@@ -42,6 +42,9 @@ export function planTopology(config: StackConfig): Topology {
 function tenantOf(app: AppConfig, engine: SupportedEngine): TenantPlan | undefined {
     if (engine === "postgresql" && app.postgresql) {
         return { engine, app: app.name, namespace: app.namespace, connectionLimit: app.postgresql.connectionLimit };
+    }
+    if (engine === "mysql" && app.mysql) {
+        return { engine, app: app.name, namespace: app.namespace, maxConnections: app.mysql.maxConnections };
     }
     if (engine === "redis" && app.redis) {
         return { engine, app: app.name, namespace: app.namespace, db: app.redis.db };

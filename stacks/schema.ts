@@ -7,7 +7,7 @@ export const ENGINES = ["postgresql", "mysql", "mongodb", "redis", "qdrant", "ne
 export type Engine = (typeof ENGINES)[number];
 
 /** Engines this version can run. The others are part of the contract and rejected clearly. */
-export const SUPPORTED_ENGINES: readonly Engine[] = ["postgresql", "redis"];
+export const SUPPORTED_ENGINES: readonly Engine[] = ["postgresql", "mysql", "redis"];
 
 export const PLACEMENTS = ["shared", "dedicated"] as const;
 export type Placement = (typeof PLACEMENTS)[number];
@@ -62,6 +62,7 @@ const engineCommon = {
 };
 
 const postgresqlEngine = z.strictObject({ ...engineCommon });
+const mysqlEngine = z.strictObject({ ...engineCommon });
 const redisEngine = z.strictObject({
     ...engineCommon,
     databases: z.number().int().min(1).max(10000).optional(),
@@ -71,6 +72,11 @@ const appPostgresql = z.strictObject({
     placement: placement.optional(),
     hostPort: hostPort.optional(),
     connectionLimit: z.number().int().min(1).optional(),
+});
+const appMysql = z.strictObject({
+    placement: placement.optional(),
+    hostPort: hostPort.optional(),
+    maxConnections: z.number().int().min(1).optional(),
 });
 const appRedis = z.strictObject({
     placement: placement.optional(),
@@ -86,7 +92,7 @@ const app = z.strictObject({
     namespace: z.string().regex(NAMESPACE_PATTERN, { error: NAMESPACE_RULE }).optional(),
     placement: placement.optional(),
     postgresql: appPostgresql.optional(),
-    mysql: notYet.optional(),
+    mysql: appMysql.optional(),
     mongodb: notYet.optional(),
     redis: appRedis.optional(),
     qdrant: notYet.optional(),
@@ -105,7 +111,7 @@ export const rawConfigSchema = z.strictObject({
         .optional(),
     engines: z.strictObject({
         postgresql: postgresqlEngine.optional(),
-        mysql: notYet.optional(),
+        mysql: mysqlEngine.optional(),
         mongodb: notYet.optional(),
         redis: redisEngine.optional(),
         qdrant: notYet.optional(),

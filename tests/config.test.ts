@@ -55,6 +55,20 @@ describe("stack config", () => {
         assert.deepStrictEqual(config.decommission, []);
     });
 
+    it("gives MySQL its defaults: 8.4, 512Mi/250m requests, 1Gi/500m limits, 2Gi, 20 connections", () => {
+        const raw = base();
+        raw.engines.mysql = {};
+        raw.apps.lernmi.mysql = {};
+        const config = parseStackConfig(raw);
+        assert.strictEqual(config.engines.mysql?.image, "mysql:8.4");
+        assert.deepStrictEqual(config.engines.mysql?.resources, {
+            requests: { memory: "512Mi", cpu: "250m" },
+            limits: { memory: "1Gi", cpu: "500m" },
+        });
+        assert.strictEqual(config.engines.mysql?.storageGi, 2);
+        assert.deepStrictEqual(config.apps.lernmi.mysql, { placement: "shared", hostPort: undefined, maxConnections: 20 });
+    });
+
     it("resolves placement with app+engine > app > engine > stack", () => {
         const raw = base();
         raw.placement = "shared";
@@ -105,7 +119,7 @@ describe("stack config", () => {
             const raw = base();
             raw.engines.mongodb = {};
             raw.apps.lernmi.mongodb = {};
-            expectProblem(raw, "engines.mongodb: not supported yet", "postgresql, redis");
+            expectProblem(raw, "engines.mongodb: not supported yet", "postgresql, mysql, redis");
             expectProblem(raw, "apps.lernmi.mongodb: engine mongodb is not supported yet");
         });
         it("Kubernetes settings on the Docker target", () => {
@@ -164,6 +178,16 @@ describe("stack config", () => {
             for (const path of ["apps.postgres.postgresql", "apps.pg_stats.postgresql", "apps.admin.redis", "apps.default.redis"]) {
                 assert.ok(problems.some((p) => p.startsWith(`${path}: the app name`) && p.includes("reserved")), `${path}:\n${problems.join("\n")}`);
             }
+        });
+        it("MySQL app names MySQL keeps or cannot hold, and bad connection limits", () => {
+            const raw = base();
+            raw.engines.mysql = {};
+            raw.apps.mysql = { mysql: {} };
+            raw.apps["a".repeat(33)] = { mysql: {} };
+            expectProblem(raw, "apps.mysql.mysql: the app name \"mysql\" is reserved by mysql");
+            expectProblem(raw, `apps.${"a".repeat(33)}.mysql: the app name has 33 characters; MySQL user names allow at most 32`);
+            raw.apps.lernmi.mysql = { maxConnections: 0 };
+            expectProblem(raw, "apps.lernmi.mysql.maxConnections: 0 is too small; expected at least 1");
         });
         it("a bad namespace", () => {
             const raw = base();

@@ -80,3 +80,47 @@ export function tempDir(prefix: string): { dir: string; remove(): void } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tenant-databases-${prefix}-`));
     return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * Starts MariaDB (Debian package `mariadb-server`) on 127.0.0.1:`port` with a fresh data
+ * directory in `dir`; root@127.0.0.1 has no password. stop() ends it.
+ */
+export async function startMariadb(options: { port: number; dir: string }): Promise<RunningTestServer> {
+    const install = requireBinary("mariadb-install-db", "run .ci/run, or: apt-get install -y mariadb-server");
+    const server = requireBinary("mariadbd", "run .ci/run, or: apt-get install -y mariadb-server");
+    const data = path.join(options.dir, "data");
+    const asRoot = process.getuid?.() === 0 ? ["--user=root"] : [];
+    execFileSync(install, [...asRoot, `--datadir=${data}`, "--auth-root-authentication-method=normal", "--skip-test-db"], { stdio: "pipe" });
+    let output = "";
+    const child = spawn(
+        server,
+        [
+            "--no-defaults",
+            ...asRoot,
+            `--datadir=${data}`,
+            `--port=${options.port}`,
+            "--bind-address=127.0.0.1",
+            `--socket=${path.join(options.dir, "mysqld.sock")}`,
+            `--pid-file=${path.join(options.dir, "mysqld.pid")}`,
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=32M",
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    child.stdout!.on("data", (d) => (output += d));
+    child.stderr!.on("data", (d) => (output += d));
+    const stop = async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+            const exited = new Promise((r) => child.once("exit", r));
+            child.kill("SIGTERM");
+            await exited;
+        }
+    };
+    try {
+        await waitForPort(options.port, child, () => output, 60000);
+    } catch (err) {
+        await stop();
+        throw err;
+    }
+    return { port: options.port, stop };
+}

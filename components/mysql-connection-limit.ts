@@ -1,0 +1,95 @@
+// MysqlConnectionLimit: `max_user_connections` of a tenant's MySQL account. @pulumi/mysql's User
+// has no such argument, so this dynamic provider (built on mysql2) sets it with
+// `ALTER USER ... WITH MAX_USER_CONNECTIONS n`, reads it back from mysql.user, and resets it to 0
+// (unlimited) on delete. Idempotent: ALTER USER sets the value whatever it was.
+import * as pulumi from "@pulumi/pulumi";
+
+export interface MysqlConnectionLimitArgs {
+    /** Where `pulumi up` reaches the server. */
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    adminUser: pulumi.Input<string>;
+    adminPassword: pulumi.Input<string>;
+    /** The account `'<user>'@'%'`; create it first (dependsOn). */
+    user: pulumi.Input<string>;
+    maxUserConnections: pulumi.Input<number>;
+}
+
+export interface MysqlConnectionLimitState {
+    host: string;
+    port: number;
+    adminUser: string;
+    adminPassword: string;
+    user: string;
+    maxUserConnections: number;
+}
+
+/** Runs `fn` on an admin connection; turns connection failures into a clear error. */
+async function withAdmin<T>(props: MysqlConnectionLimitState, action: string, fn: (query: (sql: string, values?: unknown[]) => Promise<unknown>) => Promise<T>): Promise<T> {
+    // Required here, not at the top: this function is serialized into the dynamic provider.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mysql = require("mysql2/promise") as typeof import("mysql2/promise");
+    let connection;
+    try {
+        connection = await mysql.createConnection({
+            host: props.host,
+            port: Number(props.port),
+            user: props.adminUser,
+            password: props.adminPassword,
+            connectTimeout: 10000,
+        });
+    } catch (err) {
+        throw new Error(
+            `cannot connect to MySQL at ${props.host}:${props.port} as ${props.adminUser} to ${action}: ${(err as Error).message}. ` +
+                "The server must be reachable from where `pulumi up` runs (see adminEndpoint).",
+        );
+    }
+    try {
+        return await fn(async (sql, values) => (await connection.query(sql, values))[0]);
+    } finally {
+        await connection.end().catch(() => undefined);
+    }
+}
+
+async function setLimit(props: MysqlConnectionLimitState): Promise<MysqlConnectionLimitState> {
+    const limit = Number(props.maxUserConnections);
+    if (!Number.isInteger(limit) || limit < 0) throw new Error(`maxUserConnections must be a whole number >= 0, got ${props.maxUserConnections}`);
+    await withAdmin(props, `limit connections of ${props.user}`, (query) =>
+        // Placeholders are escaped client-side by mysql2; the limit is a checked integer.
+        query(`ALTER USER ?@'%' WITH MAX_USER_CONNECTIONS ${limit}`, [props.user]),
+    );
+    return { ...props, maxUserConnections: limit };
+}
+
+export const mysqlConnectionLimitProvider: pulumi.dynamic.ResourceProvider<MysqlConnectionLimitState, MysqlConnectionLimitState> = {
+    async diff(_id, olds, news) {
+        const replaces = olds.user !== news.user ? ["user"] : [];
+        return { changes: replaces.length > 0 || Number(olds.maxUserConnections) !== Number(news.maxUserConnections), replaces };
+    },
+    async create(inputs) {
+        return { id: `${inputs.user}@%`, outs: await setLimit(inputs) };
+    },
+    async update(_id, _olds, news) {
+        return { outs: await setLimit(news) };
+    },
+    async delete(_id, props) {
+        // The account may already be gone (dropped with its app): then there is nothing to reset.
+        await withAdmin(props, `reset the connection limit of ${props.user}`, async (query) => {
+            const rows = (await query("SELECT 1 FROM mysql.user WHERE User = ? AND Host = '%'", [props.user])) as unknown[];
+            if (rows.length > 0) await query("ALTER USER ?@'%' WITH MAX_USER_CONNECTIONS 0", [props.user]);
+        });
+    },
+    async read(id, props) {
+        const current = props as MysqlConnectionLimitState;
+        const rows = (await withAdmin(current, `read the connection limit of ${current.user}`, (query) =>
+            query("SELECT max_user_connections AS n FROM mysql.user WHERE User = ? AND Host = '%'", [current.user]),
+        )) as { n: number }[];
+        return rows.length === 0 ? {} : { id, props: { ...current, maxUserConnections: Number(rows[0].n) } };
+    },
+};
+
+export class MysqlConnectionLimit extends pulumi.dynamic.Resource {
+    constructor(name: string, args: MysqlConnectionLimitArgs, opts?: pulumi.CustomResourceOptions) {
+        super(mysqlConnectionLimitProvider, name, { ...args }, { ...opts, additionalSecretOutputs: ["adminPassword"] }, "mysql", "ConnectionLimit");
+    }
+}

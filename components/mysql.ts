@@ -1,0 +1,174 @@
+// MySQL: a server, and per tenant a database, an account `'<app>'@'%'` with a generated password
+// and a connection limit, and ALL privileges on that database only.
+import * as mysql from "@pulumi/mysql";
+import * as pulumi from "@pulumi/pulumi";
+import { generatedPassword } from "../infra/passwords";
+import { dnsName, tenantName } from "../infra/naming";
+import { Resources, ServerRuntime } from "../infra/runtime";
+import { Tenant, TenantCredentials, credentialUrl } from "./credentials";
+import { MysqlConnectionLimit } from "./mysql-connection-limit";
+import { assertServerName, dataOptions } from "./options";
+import { Endpoint } from "./types";
+
+export const MYSQL_PORT = 3306;
+export const MYSQL_ADMIN_USER = "root";
+/** The official image's mysql user. */
+const MYSQL_UID = 999;
+
+export interface MysqlTenantSpec {
+    app: string;
+    /** The app's Kubernetes namespace: it may connect to the server. @default the app name with `-` for `_` */
+    namespace?: string;
+    /** `max_user_connections` of the app's account. @default 20 */
+    maxConnections?: number;
+    /** Listed for decommissioning: its database may really be dropped. @default false */
+    decommissioned?: boolean;
+}
+
+export interface MysqlServerArgs {
+    runtime: ServerRuntime;
+    /** Image tag, e.g. "8.4". */
+    version: string;
+    /** @default `mysql:<version>` */
+    image?: string;
+    storageGi: number;
+    resources: Resources;
+    /** Where `pulumi up` reaches the server. @default the runtime's admin address */
+    adminEndpoint?: Endpoint;
+    /** Fixed host port (Docker target). @default chosen by the target */
+    hostPort?: number;
+    tenants: MysqlTenantSpec[];
+    /** Pulumi `protect` on the server's data and every tenant database. @default false */
+    protect?: boolean;
+}
+
+/** How tenants reach the server as its admin, once it is ready. */
+export interface MysqlAdmin {
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    password: pulumi.Input<string>;
+    provider: mysql.Provider;
+}
+
+export class MysqlServer extends pulumi.ComponentResource {
+    readonly host: pulumi.Output<string>;
+    readonly port: pulumi.Output<number>;
+    readonly tenants: Record<string, MysqlTenant>;
+
+    constructor(name: string, args: MysqlServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("tenant-databases:mysql:MysqlServer", name, {}, opts);
+        assertServerName(name);
+        const protect = args.protect ?? false;
+        const rootPassword = generatedPassword(`${name}-admin-password`, { parent: this });
+
+        const running = args.runtime.run(
+            {
+                engine: "mysql",
+                name,
+                image: args.image ?? `mysql:${args.version}`,
+                port: MYSQL_PORT,
+                hostPort: args.hostPort,
+                secretEnv: { MYSQL_ROOT_PASSWORD: rootPassword.result },
+                data: { mountPath: "/var/lib/mysql", storageGi: args.storageGi },
+                // The socket directory and scratch space: the root filesystem is read-only.
+                writablePaths: ["/var/run/mysqld", "/tmp"],
+                resources: args.resources,
+                // Over TCP: the image's init phase runs the server with networking off. `ping`
+                // answers once the server accepts connections, without credentials.
+                readinessCommand: ["mysqladmin", "ping", "-h", "127.0.0.1", "-P", String(MYSQL_PORT), "--silent"],
+                clientNamespaces: args.tenants.map((t) => t.namespace ?? dnsName(t.app)),
+                uid: MYSQL_UID,
+                protect,
+            },
+            this,
+        );
+        this.host = running.host;
+        this.port = running.port;
+
+        const adminHost = args.adminEndpoint ? pulumi.output(args.adminEndpoint.host.replace("{server}", name)) : running.adminHost;
+        const adminPort = args.adminEndpoint ? pulumi.output(args.adminEndpoint.port) : running.adminPort;
+        const provider = new mysql.Provider(
+            `${name}-admin`,
+            {
+                endpoint: pulumi.interpolate`${adminHost}:${adminPort}`,
+                username: MYSQL_ADMIN_USER,
+                password: pulumi.secret(rootPassword.result),
+            },
+            { parent: this, dependsOn: [running.ready] },
+        );
+        const admin: MysqlAdmin = { host: adminHost, port: adminPort, password: rootPassword.result, provider };
+
+        this.tenants = Object.fromEntries(
+            args.tenants.map((t) => [
+                t.app,
+                new MysqlTenant(tenantName(t.app, "mysql"), { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }),
+            ]),
+        );
+        this.registerOutputs({ host: this.host, port: this.port });
+    }
+}
+
+export interface MysqlCredentials extends TenantCredentials {
+    database: string;
+}
+
+export interface MysqlTenantArgs extends MysqlTenantSpec {
+    /** Where apps reach the server. */
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    admin: MysqlAdmin;
+    /** Pulumi `protect` on the database (ignored when decommissioned). @default false */
+    protect?: boolean;
+}
+
+/**
+ * In a database-level GRANT, `_` and `%` are wildcards: `GRANT ... ON digi_core.*` would also
+ * cover a database `digiXcore`. Escaping them confines the grant to exactly this database.
+ */
+export function grantDatabasePattern(database: string): string {
+    return database.replace(/[_%]/g, (c) => `\\${c}`);
+}
+
+export class MysqlTenant extends pulumi.ComponentResource implements Tenant {
+    readonly app: string;
+    readonly engine = "mysql";
+    readonly credentials: pulumi.Output<MysqlCredentials>;
+
+    constructor(name: string, args: MysqlTenantArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("tenant-databases:mysql:MysqlTenant", name, {}, opts);
+        this.app = args.app;
+        const provider = args.admin.provider;
+        const password = pulumi.secret(generatedPassword(`${name}-password`, { parent: this }).result);
+
+        // Only the database holds data; the account is dropped with its app, which revokes access.
+        const database = new mysql.Database(
+            `${name}-database`,
+            { name: args.app },
+            { parent: this, provider, ...dataOptions(args.decommissioned ?? false, args.protect ?? false) },
+        );
+        const user = new mysql.User(`${name}-user`, { user: args.app, host: "%", plaintextPassword: password }, { parent: this, provider });
+        new mysql.Grant(
+            `${name}-grant`,
+            { user: user.user, host: user.host, database: database.name.apply(grantDatabasePattern), privileges: ["ALL PRIVILEGES"] },
+            { parent: this, provider },
+        );
+        new MysqlConnectionLimit(
+            `${name}-connection-limit`,
+            {
+                host: args.admin.host,
+                port: args.admin.port,
+                adminUser: MYSQL_ADMIN_USER,
+                adminPassword: pulumi.secret(args.admin.password),
+                user: user.user,
+                maxUserConnections: args.maxConnections ?? 20,
+            },
+            { parent: this, dependsOn: [user] },
+        );
+
+        const host = pulumi.output(args.host);
+        const port = pulumi.output(args.port);
+        const url = credentialUrl("mysql", user.user, password, host, port, database.name);
+        this.credentials = pulumi.output({ host, port, database: database.name, user: user.user, password, url });
+        this.registerOutputs({ credentials: this.credentials });
+    }
+}
