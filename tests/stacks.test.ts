@@ -20,6 +20,7 @@ const T = {
 
 const PG_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"];
 const REDIS_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"];
+const MYSQL_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"];
 const APPS = ["beep_boop", "digi_core", "lernmi"];
 
 const runs = new Map<string, MockRun<StackOutputs>>();
@@ -38,18 +39,46 @@ describe("stack files run whole under mocks", () => {
     });
 
     describe("Pulumi.staging.yaml (Kubernetes, shared)", () => {
-        it("runs one PostgreSQL and one Redis server holding all three apps", async () => {
+        it("runs one PostgreSQL, one MySQL and one Redis server holding their apps", async () => {
             const { resources, result } = await run("staging");
             const find = finder(resources);
-            assert.deepStrictEqual(find.all(T.statefulSet).map((r) => r.name).sort(), ["postgresql", "redis"]);
+            assert.deepStrictEqual(find.all(T.statefulSet).map((r) => r.name).sort(), ["mysql", "postgresql", "redis"]);
             const servers = await valueOf(result.servers);
             assert.deepStrictEqual(
                 servers.map((s) => [s.engine, s.name, s.placement, s.tenants, s.host, s.port]),
                 [
+                    ["mysql", "mysql", "shared", ["beep_boop"], "mysql.databases-staging.svc.cluster.local", 3306],
                     ["postgresql", "postgresql", "shared", APPS, "postgresql.databases-staging.svc.cluster.local", 5432],
                     ["redis", "redis", "shared", APPS, "redis.databases-staging.svc.cluster.local", 6379],
                 ],
             );
+        });
+
+        it("gives a MySQL app its database, account '<app>'@'%', a grant on exactly that database and its connection limit", async () => {
+            const find = finder((await run("staging")).resources);
+            const c = find.one(T.statefulSet, "mysql").inputs.spec.template.spec.containers[0];
+            assert.strictEqual(c.image, "mysql:8.4");
+            assert.deepStrictEqual(c.readinessProbe.exec.command, ["mysqladmin", "ping", "-h", "127.0.0.1", "-P", "3306", "--silent"]);
+            assert.deepStrictEqual(
+                c.volumeMounts.map((m: { mountPath: string }) => m.mountPath),
+                ["/var/lib/mysql", "/var/run/mysqld", "/tmp"],
+            );
+            const db = find.one("mysql:index/database:Database", "beep_boop-mysql-database");
+            assert.strictEqual(db.inputs.name, "beep_boop");
+            assert.ok(db.retainOnDelete);
+            const user = find.one("mysql:index/user:User", "beep_boop-mysql-user");
+            assert.deepStrictEqual([user.inputs.user, user.inputs.host], ["beep_boop", "%"]);
+            assert.ok(isSecretWrapper(user.rawInputs.plaintextPassword));
+            assert.ok(!user.retainOnDelete, "the account goes with its app: access is revoked");
+            const grant = find.one("mysql:index/grant:Grant", "beep_boop-mysql-grant");
+            assert.deepStrictEqual(
+                [grant.inputs.user, grant.inputs.host, grant.inputs.database, grant.inputs.privileges],
+                ["beep_boop", "%", "beep\\_boop", ["ALL PRIVILEGES"]],
+            );
+            const limit = find.one("pulumi-nodejs:dynamic/mysql:ConnectionLimit", "beep_boop-mysql-connection-limit");
+            assert.deepStrictEqual([limit.inputs.user, limit.inputs.maxUserConnections], ["beep_boop", 10]);
+            assert.ok(limit.dependencies.includes(user.urn), "the limit waits for the account");
+            assert.ok(isSecretWrapper(limit.rawInputs.adminPassword));
         });
 
         it("gives every app its own role (with its connection limit) and a database it owns, closed to PUBLIC", async () => {
@@ -80,7 +109,8 @@ describe("stack files run whole under mocks", () => {
                 assert.deepStrictEqual(secret.inputs.metadata.namespace, app.replace(/_/g, "-"));
                 assert.ok(isSecretWrapper(secret.rawInputs.stringData), "the whole payload is secret");
                 const data = secret.inputs.stringData as Record<string, string>;
-                assert.deepStrictEqual(Object.keys(data).sort(), [...PG_KEYS, ...REDIS_KEYS, "APP_TENANT_ID"].sort());
+                const expected = [...PG_KEYS, ...REDIS_KEYS, ...(app === "beep_boop" ? MYSQL_KEYS : []), "APP_TENANT_ID"];
+                assert.deepStrictEqual(Object.keys(data).sort(), expected.sort());
                 const pg = apps[app].postgresql!;
                 const redis = apps[app].redis!;
                 assert.strictEqual(data.APP_TENANT_ID, app);
@@ -200,6 +230,7 @@ describe("stack files run whole under mocks", () => {
                     ["kubernetes:", T.k8sProvider],
                     ["docker:", "pulumi:providers:docker"],
                     ["postgresql:", T.pgProvider],
+                    ["mysql:", "pulumi:providers:mysql"],
                 ]) {
                     for (const r of resources.filter((r) => r.custom && r.type.startsWith(prefix))) {
                         assert.strictEqual(find.byUrn(providerUrn(r.provider))?.type, providerType, `${r.type} ${r.name}`);
@@ -216,7 +247,16 @@ describe("stack files run whole under mocks", () => {
                     const docker = workload.type !== T.statefulSet;
                     const host = docker ? "127.0.0.1" : `${server.name}.${workload.inputs.metadata.namespace}.svc.cluster.local`;
                     assert.strictEqual(server.host, host);
-                    if (server.engine === "postgresql") {
+                    if (server.engine === "mysql") {
+                        const provider = find.one("pulumi:providers:mysql", `${server.name}-admin`);
+                        assert.ok(provider.dependencies.includes(workload.urn), `${provider.name} waits for ${server.name}`);
+                        assert.strictEqual(provider.inputs.endpoint, `${host}:${server.port}`);
+                        assert.ok(isSecretWrapper(provider.rawInputs.password));
+                        for (const app of server.tenants) {
+                            const limit = find.one("pulumi-nodejs:dynamic/mysql:ConnectionLimit", `${app}-mysql-connection-limit`);
+                            assert.deepStrictEqual([limit.inputs.host, limit.inputs.port], [host, server.port]);
+                        }
+                    } else if (server.engine === "postgresql") {
                         const provider = find.one(T.pgProvider, `${server.name}-admin`);
                         assert.ok(provider.dependencies.includes(workload.urn), `${provider.name} waits for ${server.name}`);
                         assert.deepStrictEqual([provider.inputs.host, provider.inputs.port], [host, String(server.port)]);
