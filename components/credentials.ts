@@ -7,7 +7,8 @@ export interface TenantCredentials {
     port: number;
     user: string;
     password: string;
-    url: string;
+    /** A URL with the credentials, where the engine's clients take one. */
+    url?: string;
 }
 
 /** A tenant of some engine: an app's credentials on one server. */

@@ -1,6 +1,7 @@
 // What an app reads: the environment variables in its Secret (Kubernetes) or `.env` (Docker),
 // derived from its credentials by one function, so both always agree.
 import type { MysqlCredentials } from "./mysql";
+import type { Neo4jCredentials } from "./neo4j";
 import type { PostgresqlCredentials } from "./postgresql";
 import type { RedisCredentials } from "./redis";
 
@@ -9,10 +10,12 @@ export interface AppCredentials {
     postgresql?: PostgresqlCredentials;
     mysql?: MysqlCredentials;
     redis?: RedisCredentials;
+    neo4j?: Neo4jCredentials;
 }
 
 export const POSTGRES_ENV_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"] as const;
 export const MYSQL_ENV_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"] as const;
+export const NEO4J_ENV_KEYS = ["NEO4J_URI", "NEO4J_DATABASE", "NEO4J_USERNAME", "NEO4J_PASSWORD"] as const;
 export const REDIS_ENV_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"] as const;
 
 export function appEnvironment(app: string, credentials: AppCredentials): Record<string, string> {
@@ -46,6 +49,15 @@ export function appEnvironment(app: string, credentials: AppCredentials): Record
             REDIS_KEY_PREFIX: redis.keyPrefix,
             REDIS_DB: String(redis.db),
         } satisfies Record<(typeof REDIS_ENV_KEYS)[number], string>);
+    }
+    const neo4j = credentials.neo4j;
+    if (neo4j) {
+        Object.assign(env, {
+            NEO4J_URI: neo4j.uri,
+            NEO4J_DATABASE: neo4j.database,
+            NEO4J_USERNAME: neo4j.user,
+            NEO4J_PASSWORD: neo4j.password,
+        } satisfies Record<(typeof NEO4J_ENV_KEYS)[number], string>);
     }
     return env;
 }

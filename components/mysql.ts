@@ -110,6 +110,7 @@ export class MysqlServer extends pulumi.ComponentResource {
 
 export interface MysqlCredentials extends TenantCredentials {
     database: string;
+    url: string;
 }
 
 export interface MysqlTenantArgs extends MysqlTenantSpec {

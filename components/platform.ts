@@ -11,6 +11,7 @@ import { ServerRuntime } from "../infra/runtime";
 import { Tenant } from "./credentials";
 import { AppCredentials, appEnvironment } from "./environment";
 import { MysqlServer } from "./mysql";
+import { Neo4jServer } from "./neo4j";
 import { PostgresqlServer } from "./postgresql";
 import { RedisServer } from "./redis";
 import { Placement, ServerPlan } from "./types";
@@ -207,6 +208,12 @@ function createServer(
                         decommissioned: decommission.has(t.app),
                     })),
                 },
+                { parent },
+            );
+        case "neo4j":
+            return new Neo4jServer(
+                plan.name,
+                { ...common, edition: s.edition, tenants: plan.tenants.map((t) => ({ app: t.app, namespace: t.namespace, decommissioned: decommission.has(t.app) })) },
                 { parent },
             );
         case "redis":

@@ -124,6 +124,7 @@ export interface PostgresqlTenantArgs extends PostgresqlTenantSpec {
 
 export interface PostgresqlCredentials extends TenantCredentials {
     database: string;
+    url: string;
 }
 
 export class PostgresqlTenant extends pulumi.ComponentResource implements Tenant {

@@ -121,6 +121,7 @@ export function redisReadinessCommand(port = REDIS_PORT): string[] {
 }
 
 export interface RedisCredentials extends TenantCredentials {
+    url: string;
     db: number;
     keyPrefix: string;
 }

@@ -5,7 +5,7 @@ import { Resources } from "../infra/runtime";
 export type { Resources, Quantities } from "../infra/runtime";
 
 export type Placement = "shared" | "dedicated";
-export type EngineName = "postgresql" | "mysql" | "redis";
+export type EngineName = "postgresql" | "mysql" | "redis" | "neo4j";
 
 export interface Endpoint {
     /** May contain `{server}`, replaced by each server's name. */
@@ -27,12 +27,15 @@ export interface EngineSettings {
     databases?: number;
     /** Docker target: the shared server's loopback port. */
     hostPort?: number;
+    /** Neo4j only. */
+    edition?: "community" | "enterprise";
 }
 
 export type TenantPlan =
     | { engine: "postgresql"; app: string; namespace: string; connectionLimit: number }
     | { engine: "mysql"; app: string; namespace: string; maxConnections: number }
-    | { engine: "redis"; app: string; namespace: string; db: number };
+    | { engine: "redis"; app: string; namespace: string; db: number }
+    | { engine: "neo4j"; app: string; namespace: string };
 
 export interface ServerPlan {
     engine: EngineName;

@@ -100,7 +100,7 @@ export class KubernetesRuntime implements ServerRuntime {
                                     resources: { requests: { ...spec.resources.requests }, limits: { ...spec.resources.limits } },
                                     securityContext: {
                                         allowPrivilegeEscalation: false,
-                                        readOnlyRootFilesystem: true,
+                                        readOnlyRootFilesystem: !spec.writableRoot,
                                         capabilities: { drop: ["ALL"] },
                                     },
                                     volumeMounts: [

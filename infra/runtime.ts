@@ -34,6 +34,8 @@ export interface ServerSpec {
     data: { mountPath: string; storageGi: number };
     /** Directories the server writes besides its data (scratch space); the rest of its filesystem is read-only. */
     writablePaths?: string[];
+    /** The image cannot run with a read-only root filesystem. @default false */
+    writableRoot?: boolean;
     /**
      * Kubernetes namespaces of the apps that may connect (the server's tenants). The Kubernetes
      * target admits only these (and its admin namespaces) to the port; other targets ignore it.

@@ -31,6 +31,10 @@ export interface MysqlUse {
     maxConnections: number;
     hostPort?: number;
 }
+export interface Neo4jUse {
+    placement: Placement;
+    hostPort?: number;
+}
 export interface RedisUse {
     placement: Placement;
     db: number;
@@ -43,6 +47,7 @@ export interface AppConfig {
     postgresql?: PostgresqlUse;
     mysql?: MysqlUse;
     redis?: RedisUse;
+    neo4j?: Neo4jUse;
 }
 
 export interface StackConfig {
@@ -55,8 +60,8 @@ export interface StackConfig {
     decommission: string[];
 }
 
-export type SupportedEngine = "postgresql" | "mysql" | "redis";
-const IMPLEMENTED: readonly SupportedEngine[] = ["postgresql", "mysql", "redis"];
+export type SupportedEngine = "postgresql" | "mysql" | "redis" | "neo4j";
+const IMPLEMENTED: readonly SupportedEngine[] = ["postgresql", "mysql", "redis", "neo4j"];
 
 /** Defaults from the seeds (DESIGN.md, "Stack config"). */
 export const ENGINE_DEFAULTS: Record<SupportedEngine, { repository: string; version: string; storageGi: number; resources: Resources }> = {
@@ -72,6 +77,13 @@ export const ENGINE_DEFAULTS: Record<SupportedEngine, { repository: string; vers
         version: "8.4",
         storageGi: 2,
         resources: { requests: { memory: "512Mi", cpu: "250m" }, limits: { memory: "1Gi", cpu: "500m" } },
+    },
+    // Neo4j 5 LTS; a JVM: heap and page cache are sized from the memory limit.
+    neo4j: {
+        repository: "neo4j",
+        version: "5.26",
+        storageGi: 2,
+        resources: { requests: { memory: "1Gi", cpu: "250m" }, limits: { memory: "2Gi", cpu: "1" } },
     },
     redis: {
         repository: "redis",
@@ -93,6 +105,7 @@ export const DEFAULT_SERVER_NAMESPACE = "databases";
 export const RESERVED_NAMES: Record<SupportedEngine, { names: string[]; prefixes: string[] }> = {
     postgresql: { names: ["postgres", "template0", "template1", "public"], prefixes: ["pg_"] },
     mysql: { names: ["mysql", "sys", "information_schema", "performance_schema", "root"], prefixes: [] },
+    neo4j: { names: ["neo4j", "system"], prefixes: [] },
     redis: { names: ["default", "admin"], prefixes: [] },
 };
 
@@ -138,13 +151,14 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
         engines[engine] = {
             engine,
             version,
-            image: settings.image ?? `${defaults.repository}:${version}`,
+            image: settings.image ?? `${defaults.repository}:${version}${engine === "neo4j" && raw.engines.neo4j?.edition === "enterprise" ? "-enterprise" : ""}`,
             storageGi: settings.storageGi ?? defaults.storageGi,
             resources: mergeResources(defaults.resources, settings.resources, `engines.${engine}.resources`, problems),
             placement: settings.placement ?? stackPlacement,
             adminEndpoint: settings.adminEndpoint,
             hostPort: settings.hostPort,
             databases: engine === "redis" ? (raw.engines.redis?.databases ?? DEFAULT_REDIS_DATABASES) : undefined,
+            edition: engine === "neo4j" ? (raw.engines.neo4j?.edition ?? "community") : undefined,
         };
     }
     if (engines.postgresql && settingsMajor(engines.postgresql.version) === undefined) {
@@ -183,6 +197,8 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
                 // MySQL account names allow at most 32 characters.
                 if (name.length > 32) problems.push(`${path}: the app name has ${name.length} characters; MySQL user names allow at most 32`);
                 app.mysql = { placement, hostPort, maxConnections: rawApp.mysql?.maxConnections ?? DEFAULT_MYSQL_MAX_CONNECTIONS };
+            } else if (engine === "neo4j") {
+                app.neo4j = { placement, hostPort };
             } else if (engine === "postgresql") {
                 app.postgresql = { placement, hostPort, connectionLimit: rawApp.postgresql?.connectionLimit ?? DEFAULT_CONNECTION_LIMIT };
             } else if (engine === "redis") {
@@ -193,6 +209,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
         apps[name] = app;
     }
 
+    if (engines.neo4j) checkNeo4j(raw, engines.neo4j, apps, problems);
     if (engines.redis) checkRedisNumbers(apps, engines.redis.databases ?? DEFAULT_REDIS_DATABASES, problems);
     for (const settings of Object.values(engines)) checkAdminEndpoint(settings, apps, problems);
     checkHostPorts(raw.target, engines, apps, problems);
@@ -286,6 +303,32 @@ function describeFree(databases: number, used: Set<number>): string {
         }
     }
     return ranges.length > 0 ? ranges.join(", ") : `none (raise engines.redis.databases above ${databases})`;
+}
+
+/**
+ * Neo4j: Community has one user database and no per-user rights, so a shared Community server
+ * holds at most one app; Enterprise needs its license accepted, and database names of 3+ characters.
+ */
+function checkNeo4j(raw: RawConfig, settings: EngineSettings, apps: Record<string, AppConfig>, problems: string[]): void {
+    const shared = Object.values(apps).filter((a) => a.neo4j?.placement === "shared").map((a) => a.name);
+    if (settings.edition === "community" && shared.length > 1) {
+        problems.push(
+            `engines.neo4j: a shared Neo4j Community server cannot hold ${shared.length} apps (${shared.join(", ")}): Community has one user ` +
+                "database and no per-user rights; set engines.neo4j.edition: enterprise, or placement: dedicated",
+        );
+    }
+    if (settings.edition === "enterprise") {
+        if (raw.engines.neo4j?.acceptLicenseAgreement !== true) {
+            problems.push("engines.neo4j.acceptLicenseAgreement: Neo4j Enterprise runs only once you accept its license (https://neo4j.com/terms/licensing/); set it to true");
+        }
+        for (const app of Object.values(apps)) {
+            if (app.neo4j && app.name.length < 3) {
+                problems.push(`apps.${app.name}.neo4j: Neo4j database names need at least 3 characters; ${JSON.stringify(app.name)} has ${app.name.length}`);
+            }
+        }
+    } else if (raw.engines.neo4j?.acceptLicenseAgreement !== undefined) {
+        problems.push("engines.neo4j.acceptLicenseAgreement: only for edition enterprise");
+    }
 }
 
 /** An admin endpoint shared by several servers must tell them apart with `{server}`. */

@@ -7,7 +7,7 @@ export const ENGINES = ["postgresql", "mysql", "mongodb", "redis", "qdrant", "ne
 export type Engine = (typeof ENGINES)[number];
 
 /** Engines this version can run. The others are part of the contract and rejected clearly. */
-export const SUPPORTED_ENGINES: readonly Engine[] = ["postgresql", "mysql", "redis"];
+export const SUPPORTED_ENGINES: readonly Engine[] = ["postgresql", "mysql", "redis", "neo4j"];
 
 export const PLACEMENTS = ["shared", "dedicated"] as const;
 export type Placement = (typeof PLACEMENTS)[number];
@@ -63,6 +63,12 @@ const engineCommon = {
 
 const postgresqlEngine = z.strictObject({ ...engineCommon });
 const mysqlEngine = z.strictObject({ ...engineCommon });
+const neo4jEngine = z.strictObject({
+    ...engineCommon,
+    edition: z.enum(["community", "enterprise"]).optional(),
+    /** Enterprise only: sets NEO4J_ACCEPT_LICENSE_AGREEMENT=yes. */
+    acceptLicenseAgreement: z.boolean().optional(),
+});
 const redisEngine = z.strictObject({
     ...engineCommon,
     databases: z.number().int().min(1).max(10000).optional(),
@@ -77,6 +83,10 @@ const appMysql = z.strictObject({
     placement: placement.optional(),
     hostPort: hostPort.optional(),
     maxConnections: z.number().int().min(1).optional(),
+});
+const appNeo4j = z.strictObject({
+    placement: placement.optional(),
+    hostPort: hostPort.optional(),
 });
 const appRedis = z.strictObject({
     placement: placement.optional(),
@@ -96,7 +106,7 @@ const app = z.strictObject({
     mongodb: notYet.optional(),
     redis: appRedis.optional(),
     qdrant: notYet.optional(),
-    neo4j: notYet.optional(),
+    neo4j: appNeo4j.optional(),
 });
 
 export const rawConfigSchema = z.strictObject({
@@ -115,7 +125,7 @@ export const rawConfigSchema = z.strictObject({
         mongodb: notYet.optional(),
         redis: redisEngine.optional(),
         qdrant: notYet.optional(),
-        neo4j: notYet.optional(),
+        neo4j: neo4jEngine.optional(),
     }),
     apps: z.record(appName, app),
     protect: z.boolean().optional(),

@@ -21,6 +21,7 @@ const T = {
 const PG_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"];
 const REDIS_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"];
 const MYSQL_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"];
+const NEO4J_KEYS = ["NEO4J_URI", "NEO4J_DATABASE", "NEO4J_USERNAME", "NEO4J_PASSWORD"];
 const APPS = ["beep_boop", "digi_core", "lernmi"];
 
 const runs = new Map<string, MockRun<StackOutputs>>();
@@ -39,15 +40,16 @@ describe("stack files run whole under mocks", () => {
     });
 
     describe("Pulumi.staging.yaml (Kubernetes, shared)", () => {
-        it("runs one PostgreSQL, one MySQL and one Redis server holding their apps", async () => {
+        it("runs one PostgreSQL, one MySQL and one Redis server holding their apps, and a dedicated Neo4j", async () => {
             const { resources, result } = await run("staging");
             const find = finder(resources);
-            assert.deepStrictEqual(find.all(T.statefulSet).map((r) => r.name).sort(), ["mysql", "postgresql", "redis"]);
+            assert.deepStrictEqual(find.all(T.statefulSet).map((r) => r.name).sort(), ["mysql", "neo4j-digi-core", "postgresql", "redis"]);
             const servers = await valueOf(result.servers);
             assert.deepStrictEqual(
                 servers.map((s) => [s.engine, s.name, s.placement, s.tenants, s.host, s.port]),
                 [
                     ["mysql", "mysql", "shared", ["beep_boop"], "mysql.databases-staging.svc.cluster.local", 3306],
+                    ["neo4j", "neo4j-digi-core", "dedicated", ["digi_core"], "neo4j-digi-core.databases-staging.svc.cluster.local", 7687],
                     ["postgresql", "postgresql", "shared", APPS, "postgresql.databases-staging.svc.cluster.local", 5432],
                     ["redis", "redis", "shared", APPS, "redis.databases-staging.svc.cluster.local", 6379],
                 ],
@@ -109,7 +111,13 @@ describe("stack files run whole under mocks", () => {
                 assert.deepStrictEqual(secret.inputs.metadata.namespace, app.replace(/_/g, "-"));
                 assert.ok(isSecretWrapper(secret.rawInputs.stringData), "the whole payload is secret");
                 const data = secret.inputs.stringData as Record<string, string>;
-                const expected = [...PG_KEYS, ...REDIS_KEYS, ...(app === "beep_boop" ? MYSQL_KEYS : []), "APP_TENANT_ID"];
+                const expected = [
+                    ...PG_KEYS,
+                    ...REDIS_KEYS,
+                    ...(app === "beep_boop" ? MYSQL_KEYS : []),
+                    ...(app === "digi_core" ? NEO4J_KEYS : []),
+                    "APP_TENANT_ID",
+                ];
                 assert.deepStrictEqual(Object.keys(data).sort(), expected.sort());
                 const pg = apps[app].postgresql!;
                 const redis = apps[app].redis!;
@@ -262,6 +270,9 @@ describe("stack files run whole under mocks", () => {
                         assert.deepStrictEqual([provider.inputs.host, provider.inputs.port], [host, String(server.port)]);
                         assert.strictEqual(provider.inputs.sslmode, "disable");
                         assert.ok(isSecretWrapper(provider.rawInputs.password));
+                    } else if (server.engine === "neo4j") {
+                        // Community (the stack files' edition) has no tenancy to manage: nothing connects.
+                        assert.deepStrictEqual(resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/neo4j")), []);
                     } else {
                         for (const app of server.tenants) {
                             const user = find.one("pulumi-nodejs:dynamic/redis:AclUser", `${app}-redis-user`);

@@ -1,0 +1,173 @@
+// Neo4j: a server (Community or Enterprise). Enterprise tenants get their own database, a user
+// whose home database it is and a role with rights on it only. Community has one user database
+// and no per-user rights, so its only tenant (dedicated) receives the server's own credentials
+// and database `neo4j`.
+import * as pulumi from "@pulumi/pulumi";
+import { generatedPassword } from "../infra/passwords";
+import { dnsName, tenantName } from "../infra/naming";
+import { parseMemoryMi } from "../infra/quantities";
+import { Resources, ServerRuntime } from "../infra/runtime";
+import { Tenant, TenantCredentials } from "./credentials";
+import { Neo4jDatabase, Neo4jUser } from "./neo4j-admin";
+import { assertServerName, dataOptions } from "./options";
+import { Endpoint } from "./types";
+
+export const NEO4J_BOLT_PORT = 7687;
+export const NEO4J_ADMIN_USER = "neo4j";
+/** The official image's neo4j user. */
+const NEO4J_UID = 7474;
+
+export type Neo4jEdition = "community" | "enterprise";
+
+/** Neo4j database names allow no `_`: the app name with `-`. */
+export function neo4jDatabaseName(app: string): string {
+    return dnsName(app);
+}
+
+export interface Neo4jTenantSpec {
+    app: string;
+    /** The app's Kubernetes namespace: it may connect to the server. @default the app name with `-` for `_` */
+    namespace?: string;
+    /** Listed for decommissioning: its database may really be dropped. @default false */
+    decommissioned?: boolean;
+}
+
+export interface Neo4jServerArgs {
+    runtime: ServerRuntime;
+    /** Image tag, e.g. "5.26". */
+    version: string;
+    /** @default community */
+    edition?: Neo4jEdition;
+    /** @default `neo4j:<version>` (Community) or `neo4j:<version>-enterprise` */
+    image?: string;
+    storageGi: number;
+    resources: Resources;
+    adminEndpoint?: Endpoint;
+    hostPort?: number;
+    /** Community: at most one. */
+    tenants: Neo4jTenantSpec[];
+    protect?: boolean;
+}
+
+export interface Neo4jCredentials extends TenantCredentials {
+    database: string;
+    /** bolt://host:port, without credentials: Neo4j drivers take them apart. */
+    uri: string;
+}
+
+export class Neo4jServer extends pulumi.ComponentResource {
+    readonly host: pulumi.Output<string>;
+    readonly port: pulumi.Output<number>;
+    readonly tenants: Record<string, Neo4jTenant>;
+
+    constructor(name: string, args: Neo4jServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("tenant-databases:neo4j:Neo4jServer", name, {}, opts);
+        assertServerName(name);
+        const edition = args.edition ?? "community";
+        if (edition === "community" && args.tenants.length > 1) {
+            throw new Error(
+                `Neo4jServer ${name}: Community has one user database and no per-user rights, so it cannot hold ${args.tenants.length} tenants; ` +
+                    "use the enterprise edition or one server per app",
+            );
+        }
+        const protect = args.protect ?? false;
+        const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
+        // Heap and page cache from the memory limit, so the JVM stays inside it.
+        const limitMi = parseMemoryMi(args.resources.limits.memory);
+        const running = args.runtime.run(
+            {
+                engine: "neo4j",
+                name,
+                image: args.image ?? (edition === "enterprise" ? `neo4j:${args.version}-enterprise` : `neo4j:${args.version}`),
+                port: NEO4J_BOLT_PORT,
+                hostPort: args.hostPort,
+                env: {
+                    NEO4J_server_memory_heap_initial__size: `${Math.floor(limitMi / 2)}m`,
+                    NEO4J_server_memory_heap_max__size: `${Math.floor(limitMi / 2)}m`,
+                    NEO4J_server_memory_pagecache_size: `${Math.floor(limitMi / 4)}m`,
+                    ...(edition === "enterprise" ? { NEO4J_ACCEPT_LICENSE_AGREEMENT: "yes" } : {}),
+                },
+                secretEnv: { NEO4J_AUTH: pulumi.interpolate`${NEO4J_ADMIN_USER}/${adminPassword.result}` },
+                data: { mountPath: "/data", storageGi: args.storageGi },
+                // The image's entrypoint writes its settings into the config directory at start.
+                writableRoot: true,
+                resources: args.resources,
+                readinessCommand: [
+                    "sh",
+                    "-c",
+                    `cypher-shell -a bolt://127.0.0.1:${NEO4J_BOLT_PORT} -u ${NEO4J_ADMIN_USER} -p "\${NEO4J_AUTH#${NEO4J_ADMIN_USER}/}" "RETURN 1" > /dev/null`,
+                ],
+                clientNamespaces: args.tenants.map((t) => t.namespace ?? dnsName(t.app)),
+                uid: NEO4J_UID,
+                protect,
+            },
+            this,
+        );
+        this.host = running.host;
+        this.port = running.port;
+        const adminHost = args.adminEndpoint ? pulumi.output(args.adminEndpoint.host.replace("{server}", name)) : running.adminHost;
+        const adminPort = args.adminEndpoint ? pulumi.output(args.adminEndpoint.port) : running.adminPort;
+        const admin = {
+            uri: pulumi.interpolate`bolt://${adminHost}:${adminPort}`,
+            password: pulumi.secret(adminPassword.result),
+            ready: running.ready,
+        };
+
+        this.tenants = Object.fromEntries(
+            args.tenants.map((t) => [
+                t.app,
+                new Neo4jTenant(tenantName(t.app, "neo4j"), { ...t, edition, admin, protect, host: this.host, port: this.port }, { parent: this }),
+            ]),
+        );
+        this.registerOutputs({ host: this.host, port: this.port });
+    }
+}
+
+export interface Neo4jTenantArgs extends Neo4jTenantSpec {
+    edition: Neo4jEdition;
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    admin: { uri: pulumi.Input<string>; password: pulumi.Input<string>; ready: pulumi.Resource };
+    protect?: boolean;
+}
+
+export class Neo4jTenant extends pulumi.ComponentResource implements Tenant {
+    readonly app: string;
+    readonly engine = "neo4j";
+    readonly credentials: pulumi.Output<Neo4jCredentials>;
+
+    constructor(name: string, args: Neo4jTenantArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("tenant-databases:neo4j:Neo4jTenant", name, {}, opts);
+        this.app = args.app;
+        const host = pulumi.output(args.host);
+        const port = pulumi.output(args.port);
+        const uri = pulumi.interpolate`bolt://${host}:${port}`;
+
+        let user: pulumi.Output<string>;
+        let password: pulumi.Output<string>;
+        let database: pulumi.Output<string>;
+        if (args.edition === "community") {
+            // The server's only user database, with the server's credentials.
+            user = pulumi.output(NEO4J_ADMIN_USER);
+            password = pulumi.secret(args.admin.password);
+            database = pulumi.output("neo4j");
+        } else {
+            const connection = { uri: args.admin.uri, adminUser: NEO4J_ADMIN_USER, adminPassword: args.admin.password };
+            const db = new Neo4jDatabase(
+                `${name}-database`,
+                { ...connection, database: neo4jDatabaseName(args.app) },
+                { parent: this, dependsOn: [args.admin.ready], ...dataOptions(args.decommissioned ?? false, args.protect ?? false) },
+            );
+            password = pulumi.secret(generatedPassword(`${name}-password`, { parent: this }).result);
+            const account = new Neo4jUser(
+                `${name}-user`,
+                { ...connection, user: args.app, database: neo4jDatabaseName(args.app), password },
+                { parent: this, dependsOn: [db] },
+            );
+            user = account.user;
+            database = pulumi.output(neo4jDatabaseName(args.app));
+        }
+        this.credentials = pulumi.output({ host, port, database, user, password, uri });
+        this.registerOutputs({ credentials: this.credentials });
+    }
+}
