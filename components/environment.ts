@@ -1,5 +1,6 @@
 // What an app reads: the environment variables in its Secret (Kubernetes) or `.env` (Docker),
 // derived from its credentials by one function, so both always agree.
+import type { MongodbCredentials } from "./mongodb";
 import type { MysqlCredentials } from "./mysql";
 import type { Neo4jCredentials } from "./neo4j";
 import type { PostgresqlCredentials } from "./postgresql";
@@ -11,10 +12,12 @@ export interface AppCredentials {
     mysql?: MysqlCredentials;
     redis?: RedisCredentials;
     neo4j?: Neo4jCredentials;
+    mongodb?: MongodbCredentials;
 }
 
 export const POSTGRES_ENV_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"] as const;
 export const MYSQL_ENV_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"] as const;
+export const MONGODB_ENV_KEYS = ["MONGODB_URI", "MONGODB_DATABASE"] as const;
 export const NEO4J_ENV_KEYS = ["NEO4J_URI", "NEO4J_DATABASE", "NEO4J_USERNAME", "NEO4J_PASSWORD"] as const;
 export const REDIS_ENV_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"] as const;
 
@@ -41,6 +44,10 @@ export function appEnvironment(app: string, credentials: AppCredentials): Record
             MYSQL_USER: my.user,
             MYSQL_PASSWORD: my.password,
         } satisfies Record<(typeof MYSQL_ENV_KEYS)[number], string>);
+    }
+    const mongo = credentials.mongodb;
+    if (mongo) {
+        Object.assign(env, { MONGODB_URI: mongo.url, MONGODB_DATABASE: mongo.database } satisfies Record<(typeof MONGODB_ENV_KEYS)[number], string>);
     }
     const redis = credentials.redis;
     if (redis) {

@@ -10,6 +10,7 @@ import { appSecretName, dnsName } from "../infra/naming";
 import { ServerRuntime } from "../infra/runtime";
 import { Tenant } from "./credentials";
 import { AppCredentials, appEnvironment } from "./environment";
+import { MongodbServer } from "./mongodb";
 import { MysqlServer } from "./mysql";
 import { Neo4jServer } from "./neo4j";
 import { PostgresqlServer } from "./postgresql";
@@ -208,6 +209,12 @@ function createServer(
                         decommissioned: decommission.has(t.app),
                     })),
                 },
+                { parent },
+            );
+        case "mongodb":
+            return new MongodbServer(
+                plan.name,
+                { ...common, tenants: plan.tenants.map((t) => ({ app: t.app, namespace: t.namespace, decommissioned: decommission.has(t.app) })) },
                 { parent },
             );
         case "neo4j":

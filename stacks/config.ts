@@ -31,6 +31,10 @@ export interface MysqlUse {
     maxConnections: number;
     hostPort?: number;
 }
+export interface MongodbUse {
+    placement: Placement;
+    hostPort?: number;
+}
 export interface Neo4jUse {
     placement: Placement;
     hostPort?: number;
@@ -48,6 +52,7 @@ export interface AppConfig {
     mysql?: MysqlUse;
     redis?: RedisUse;
     neo4j?: Neo4jUse;
+    mongodb?: MongodbUse;
 }
 
 export interface StackConfig {
@@ -60,8 +65,8 @@ export interface StackConfig {
     decommission: string[];
 }
 
-export type SupportedEngine = "postgresql" | "mysql" | "redis" | "neo4j";
-const IMPLEMENTED: readonly SupportedEngine[] = ["postgresql", "mysql", "redis", "neo4j"];
+export type SupportedEngine = "postgresql" | "mysql" | "mongodb" | "redis" | "neo4j";
+const IMPLEMENTED: readonly SupportedEngine[] = ["postgresql", "mysql", "mongodb", "redis", "neo4j"];
 
 /** Defaults from the seeds (DESIGN.md, "Stack config"). */
 export const ENGINE_DEFAULTS: Record<SupportedEngine, { repository: string; version: string; storageGi: number; resources: Resources }> = {
@@ -77,6 +82,12 @@ export const ENGINE_DEFAULTS: Record<SupportedEngine, { repository: string; vers
         version: "8.4",
         storageGi: 2,
         resources: { requests: { memory: "512Mi", cpu: "250m" }, limits: { memory: "1Gi", cpu: "500m" } },
+    },
+    mongodb: {
+        repository: "mongo",
+        version: "8.0",
+        storageGi: 2,
+        resources: { requests: { memory: "256Mi", cpu: "250m" }, limits: { memory: "512Mi", cpu: "500m" } },
     },
     // Neo4j 5 LTS; a JVM: heap and page cache are sized from the memory limit.
     neo4j: {
@@ -106,6 +117,7 @@ export const RESERVED_NAMES: Record<SupportedEngine, { names: string[]; prefixes
     postgresql: { names: ["postgres", "template0", "template1", "public"], prefixes: ["pg_"] },
     mysql: { names: ["mysql", "sys", "information_schema", "performance_schema", "root"], prefixes: [] },
     neo4j: { names: ["neo4j", "system"], prefixes: [] },
+    mongodb: { names: ["admin", "local", "config"], prefixes: [] },
     redis: { names: ["default", "admin"], prefixes: [] },
 };
 
@@ -197,6 +209,8 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
                 // MySQL account names allow at most 32 characters.
                 if (name.length > 32) problems.push(`${path}: the app name has ${name.length} characters; MySQL user names allow at most 32`);
                 app.mysql = { placement, hostPort, maxConnections: rawApp.mysql?.maxConnections ?? DEFAULT_MYSQL_MAX_CONNECTIONS };
+            } else if (engine === "mongodb") {
+                app.mongodb = { placement, hostPort };
             } else if (engine === "neo4j") {
                 app.neo4j = { placement, hostPort };
             } else if (engine === "postgresql") {

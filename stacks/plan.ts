@@ -12,7 +12,7 @@ export interface Topology {
     servers: ServerPlan[];
 }
 
-const PLANNED_ENGINES: readonly SupportedEngine[] = ["postgresql", "mysql", "redis", "neo4j"];
+const PLANNED_ENGINES: readonly SupportedEngine[] = ["postgresql", "mysql", "mongodb", "redis", "neo4j"];
 
 export function planTopology(config: StackConfig): Topology {
     const servers = new Map<string, ServerPlan>();
@@ -45,6 +45,9 @@ function tenantOf(app: AppConfig, engine: SupportedEngine): TenantPlan | undefin
     }
     if (engine === "mysql" && app.mysql) {
         return { engine, app: app.name, namespace: app.namespace, maxConnections: app.mysql.maxConnections };
+    }
+    if (engine === "mongodb" && app.mongodb) {
+        return { engine, app: app.name, namespace: app.namespace };
     }
     if (engine === "neo4j" && app.neo4j) {
         return { engine, app: app.name, namespace: app.namespace };

@@ -7,7 +7,7 @@ export const ENGINES = ["postgresql", "mysql", "mongodb", "redis", "qdrant", "ne
 export type Engine = (typeof ENGINES)[number];
 
 /** Engines this version can run. The others are part of the contract and rejected clearly. */
-export const SUPPORTED_ENGINES: readonly Engine[] = ["postgresql", "mysql", "redis", "neo4j"];
+export const SUPPORTED_ENGINES: readonly Engine[] = ["postgresql", "mysql", "mongodb", "redis", "neo4j"];
 
 export const PLACEMENTS = ["shared", "dedicated"] as const;
 export type Placement = (typeof PLACEMENTS)[number];
@@ -63,6 +63,7 @@ const engineCommon = {
 
 const postgresqlEngine = z.strictObject({ ...engineCommon });
 const mysqlEngine = z.strictObject({ ...engineCommon });
+const mongodbEngine = z.strictObject({ ...engineCommon });
 const neo4jEngine = z.strictObject({
     ...engineCommon,
     edition: z.enum(["community", "enterprise"]).optional(),
@@ -84,6 +85,10 @@ const appMysql = z.strictObject({
     hostPort: hostPort.optional(),
     maxConnections: z.number().int().min(1).optional(),
 });
+const appMongodb = z.strictObject({
+    placement: placement.optional(),
+    hostPort: hostPort.optional(),
+});
 const appNeo4j = z.strictObject({
     placement: placement.optional(),
     hostPort: hostPort.optional(),
@@ -103,7 +108,7 @@ const app = z.strictObject({
     placement: placement.optional(),
     postgresql: appPostgresql.optional(),
     mysql: appMysql.optional(),
-    mongodb: notYet.optional(),
+    mongodb: appMongodb.optional(),
     redis: appRedis.optional(),
     qdrant: notYet.optional(),
     neo4j: appNeo4j.optional(),
@@ -122,7 +127,7 @@ export const rawConfigSchema = z.strictObject({
     engines: z.strictObject({
         postgresql: postgresqlEngine.optional(),
         mysql: mysqlEngine.optional(),
-        mongodb: notYet.optional(),
+        mongodb: mongodbEngine.optional(),
         redis: redisEngine.optional(),
         qdrant: notYet.optional(),
         neo4j: neo4jEngine.optional(),

@@ -117,10 +117,10 @@ describe("stack config", () => {
         });
         it("an engine of the contract that is not implemented yet, by name", () => {
             const raw = base();
-            raw.engines.mongodb = {};
-            raw.apps.lernmi.mongodb = {};
-            expectProblem(raw, "engines.mongodb: not supported yet", "postgresql, mysql, redis");
-            expectProblem(raw, "apps.lernmi.mongodb: engine mongodb is not supported yet");
+            raw.engines.qdrant = {};
+            raw.apps.lernmi.qdrant = {};
+            expectProblem(raw, "engines.qdrant: not supported yet", "postgresql, mysql, mongodb, redis, neo4j");
+            expectProblem(raw, "apps.lernmi.qdrant: engine qdrant is not supported yet");
         });
         it("Kubernetes settings on the Docker target", () => {
             expectProblem({ ...base(), target: "docker" }, "kubernetes: only for target kubernetes; this stack's target is docker");

@@ -1,0 +1,146 @@
+// MongoDB tenancy through the admin user (dynamic providers built on the official `mongodb`
+// driver; no Pulumi provider exists):
+// - MongoUser: a user defined in the app's database with readWrite on it only (authSource = that
+//   database). Deleted with its app, which revokes access.
+// - MongoDatabase: the app's database as data: deleting it drops the database, so it is kept on
+//   delete unless the app is decommissioned. (MongoDB creates a database on first write.)
+// The commands are built by pure functions (tested); a runner executes them.
+import * as pulumi from "@pulumi/pulumi";
+
+export interface MongoAdminConnection {
+    host: string;
+    port: number;
+    adminUser: string;
+    adminPassword: string;
+}
+
+/** A database command: which database it runs on, and the command document. */
+export interface MongoCommand {
+    db: string;
+    command: Record<string, unknown>;
+}
+
+export const TENANT_ROLES = (database: string) => [{ role: "readWrite", db: database }];
+
+/** Makes `user` exactly a readWrite user of `database` with `password`, whether or not it existed. */
+export function userCommands(user: string, database: string, password: string, exists: boolean): MongoCommand[] {
+    const body = { pwd: password, roles: TENANT_ROLES(database) };
+    return [{ db: database, command: exists ? { updateUser: user, ...body } : { createUser: user, ...body } }];
+}
+
+export function dropUserCommands(user: string, database: string): MongoCommand[] {
+    return [{ db: database, command: { dropUser: user } }];
+}
+
+export function usersInfoCommand(user: string, database: string): MongoCommand {
+    return { db: database, command: { usersInfo: { user, db: database } } };
+}
+
+/** Runs commands in order and returns their replies; a seam for tests without a server. */
+export type MongoRunner = (connection: MongoAdminConnection, action: string, commands: MongoCommand[]) => Promise<Record<string, unknown>[]>;
+
+export const runAsAdmin: MongoRunner = async (connection, action, commands) => {
+    // Required here, not at the top: this function is serialized into the dynamic providers.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { MongoClient } = require("mongodb") as typeof import("mongodb");
+    const client = new MongoClient(`mongodb://${connection.host}:${connection.port}/`, {
+        auth: { username: connection.adminUser, password: connection.adminPassword },
+        authSource: "admin",
+        directConnection: true,
+        serverSelectionTimeoutMS: 10000,
+        connectTimeoutMS: 10000,
+    });
+    try {
+        await client.connect();
+        const replies: Record<string, unknown>[] = [];
+        for (const c of commands) replies.push(await client.db(c.db).command(c.command));
+        return replies;
+    } catch (err) {
+        const message = (err as Error).message;
+        throw new Error(
+            `MongoDB at ${connection.host}:${connection.port} as ${connection.adminUser} failed to ${action}: ${message}` +
+                (/ECONNREFUSED|Server selection timed out|getaddrinfo/i.test(message) ? ". The server must be reachable from where `pulumi up` runs (see adminEndpoint)." : ""),
+        );
+    } finally {
+        await client.close().catch(() => undefined);
+    }
+};
+
+export interface MongoUserState extends MongoAdminConnection {
+    user: string;
+    database: string;
+    password: string;
+}
+
+async function userExists(run: MongoRunner, props: MongoUserState): Promise<boolean> {
+    const [reply] = await run(props, `look up user ${props.user}`, [usersInfoCommand(props.user, props.database)]);
+    return Array.isArray(reply.users) && reply.users.length > 0;
+}
+
+export function mongoUserProvider(run: MongoRunner = runAsAdmin): pulumi.dynamic.ResourceProvider<MongoUserState, MongoUserState> {
+    const apply = async (props: MongoUserState, action: string) => {
+        await run(props, action, userCommands(props.user, props.database, props.password, await userExists(run, props)));
+        return props;
+    };
+    return {
+        async diff(_id, olds, news) {
+            const replaces = olds.user !== news.user || olds.database !== news.database ? ["user"] : [];
+            return { changes: replaces.length > 0 || olds.password !== news.password, replaces };
+        },
+        async create(inputs) {
+            return { id: `${inputs.database}.${inputs.user}`, outs: await apply(inputs, `create user ${inputs.user}`) };
+        },
+        async update(_id, _olds, news) {
+            return { outs: await apply(news, `update user ${news.user}`) };
+        },
+        async delete(_id, props) {
+            if (await userExists(run, props)) await run(props, `drop user ${props.user}`, dropUserCommands(props.user, props.database));
+        },
+        async read(id, props) {
+            const current = props as MongoUserState;
+            return (await userExists(run, current)) ? { id, props: current } : {};
+        },
+    };
+}
+
+export interface MongoDatabaseState extends MongoAdminConnection {
+    database: string;
+}
+
+export function mongoDatabaseProvider(run: MongoRunner = runAsAdmin): pulumi.dynamic.ResourceProvider<MongoDatabaseState, MongoDatabaseState> {
+    return {
+        async diff(_id, olds, news) {
+            return { changes: olds.database !== news.database, replaces: olds.database !== news.database ? ["database"] : [] };
+        },
+        async create(inputs) {
+            // Nothing to create: MongoDB creates the database on the app's first write.
+            return { id: inputs.database, outs: inputs };
+        },
+        async update(_id, _olds, news) {
+            return { outs: news };
+        },
+        async delete(_id, props) {
+            await run(props, `drop database ${props.database}`, [{ db: props.database, command: { dropDatabase: 1 } }]);
+        },
+    };
+}
+
+type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+// One provider object each: Pulumi serializes a dynamic provider once per object.
+const userProvider = mongoUserProvider();
+const databaseProvider = mongoDatabaseProvider();
+
+export class MongoUser extends pulumi.dynamic.Resource {
+    declare readonly user: pulumi.Output<string>;
+
+    constructor(name: string, args: Inputs<MongoUserState>, opts?: pulumi.CustomResourceOptions) {
+        super(userProvider, name, { ...args }, { ...opts, additionalSecretOutputs: ["adminPassword", "password"] }, "mongodb", "User");
+    }
+}
+
+export class MongoDatabase extends pulumi.dynamic.Resource {
+    constructor(name: string, args: Inputs<MongoDatabaseState>, opts?: pulumi.CustomResourceOptions) {
+        super(databaseProvider, name, { ...args }, { ...opts, additionalSecretOutputs: ["adminPassword"] }, "mongodb", "Database");
+    }
+}

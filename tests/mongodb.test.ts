@@ -1,0 +1,110 @@
+// MongoDB: the commands the admin providers send (through a recording runner, as no MongoDB
+// server can run here), the real driver's error when the server is unreachable, and whole
+// configs under mocks in both placements.
+import * as assert from "assert";
+import { appEnvironment } from "../components/environment";
+import { MongoCommand, MongoRunner, MongoUserState, mongoDatabaseProvider, mongoUserProvider, runAsAdmin, userCommands } from "../components/mongodb-admin";
+import { finder, isSecretWrapper, plaintextOccurrences, valueOf } from "./helpers/pulumi";
+import { runStackConfig } from "./helpers/stacks";
+import { freePort } from "./helpers/servers";
+
+/** Records every command; answers usersInfo with `users`. */
+function recorder(users: unknown[]) {
+    const sent: { action: string; commands: MongoCommand[] }[] = [];
+    const run: MongoRunner = async (_c, action, commands) => {
+        sent.push({ action, commands });
+        return commands.map((c) => ("usersInfo" in c.command ? { users } : { ok: 1 }));
+    };
+    return { sent, run };
+}
+
+const state: MongoUserState = { host: "h", port: 27017, adminUser: "admin", adminPassword: "admin-pw", user: "lernmi", database: "lernmi", password: "pw-1" };
+
+describe("MongoDB", () => {
+    describe("admin providers", () => {
+        it("creates a user in the app's database with readWrite on it only", () => {
+            assert.deepStrictEqual(userCommands("lernmi", "lernmi", "pw", false), [
+                { db: "lernmi", command: { createUser: "lernmi", pwd: "pw", roles: [{ role: "readWrite", db: "lernmi" }] } },
+            ]);
+            assert.deepStrictEqual(userCommands("lernmi", "lernmi", "pw", true)[0].command.updateUser, "lernmi");
+        });
+
+        it("creates idempotently: an existing user is updated, not created twice", async () => {
+            const fresh = recorder([]);
+            await mongoUserProvider(fresh.run).create!(state);
+            assert.deepStrictEqual(fresh.sent.map((s) => Object.keys(s.commands[0].command)[0]), ["usersInfo", "createUser"]);
+            const existing = recorder([{ user: "lernmi" }]);
+            await mongoUserProvider(existing.run).create!(state);
+            assert.deepStrictEqual(existing.sent.map((s) => Object.keys(s.commands[0].command)[0]), ["usersInfo", "updateUser"]);
+        });
+
+        it("updates the password, drops the user on delete, reads a vanished user as gone", async () => {
+            const { sent, run } = recorder([{ user: "lernmi" }]);
+            const provider = mongoUserProvider(run);
+            assert.deepStrictEqual(await provider.diff!("lernmi.lernmi", state, { ...state, adminPassword: "rotated" }), { changes: false, replaces: [] });
+            assert.deepStrictEqual(await provider.diff!("lernmi.lernmi", state, { ...state, password: "pw-2" }), { changes: true, replaces: [] });
+            await provider.update!("lernmi.lernmi", state, { ...state, password: "pw-2" });
+            assert.strictEqual((sent[1].commands[0].command as { pwd: string }).pwd, "pw-2");
+            await provider.delete!("lernmi.lernmi", state);
+            assert.deepStrictEqual(sent[sent.length - 1].commands, [{ db: "lernmi", command: { dropUser: "lernmi" } }]);
+            assert.deepStrictEqual(await mongoUserProvider(recorder([]).run).read!("lernmi.lernmi", state), {});
+        });
+
+        it("drops the database only when the resource is deleted (decommissioned apps)", async () => {
+            const { sent, run } = recorder([]);
+            const provider = mongoDatabaseProvider(run);
+            const db = { host: "h", port: 27017, adminUser: "admin", adminPassword: "x", database: "lernmi" };
+            await provider.create!(db);
+            assert.strictEqual(sent.length, 0, "creating sends nothing: MongoDB creates databases on first write");
+            await provider.delete!("lernmi", db);
+            assert.deepStrictEqual(sent[0].commands, [{ db: "lernmi", command: { dropDatabase: 1 } }]);
+        });
+
+        it("says clearly when the server cannot be reached (real driver, closed port)", async function () {
+            this.timeout(30000);
+            const port = await freePort();
+            await assert.rejects(runAsAdmin({ host: "127.0.0.1", port, adminUser: "admin", adminPassword: "x" }, "create user lernmi", [{ db: "admin", command: { ping: 1 } }]), (err: Error) =>
+                err.message.startsWith(`MongoDB at 127.0.0.1:${port} as admin failed to create user lernmi`) && err.message.includes("adminEndpoint"),
+            );
+        });
+    });
+
+    describe("whole configs under mocks", () => {
+        const apps = { digi_core: { mongodb: {} }, lernmi: { mongodb: {} } };
+        const config = (placement: string) => ({ target: "kubernetes", kubernetes: { namespace: "db" }, engines: { mongodb: { placement } }, apps });
+
+        it("shared: one server; per app a kept database and a user that waits for it", async () => {
+            const run = await runStackConfig(config("shared"));
+            const find = finder(run.resources);
+            const sts = find.one("kubernetes:apps/v1:StatefulSet", "mongodb");
+            const c = sts.inputs.spec.template.spec.containers[0];
+            assert.strictEqual(c.image, "mongo:8.0");
+            assert.deepStrictEqual(c.volumeMounts[0], { name: "data", mountPath: "/data/db" });
+            assert.match(c.readinessProbe.exec.command[2], /mongosh --quiet --host "\$\(hostname -i\)" --port 27017/);
+            assert.ok(c.env.some((e: { name: string; valueFrom?: unknown }) => e.name === "MONGO_INITDB_ROOT_PASSWORD" && e.valueFrom));
+            for (const app of ["digi_core", "lernmi"]) {
+                const db = find.one("pulumi-nodejs:dynamic/mongodb:Database", `${app}-mongodb-database`);
+                assert.ok(db.retainOnDelete && db.dependencies.includes(sts.urn));
+                const user = find.one("pulumi-nodejs:dynamic/mongodb:User", `${app}-mongodb-user`);
+                assert.deepStrictEqual([user.inputs.user, user.inputs.database, user.inputs.host, user.inputs.port], [app, app, "mongodb.db.svc.cluster.local", 27017]);
+                assert.ok(isSecretWrapper(user.rawInputs.password) && isSecretWrapper(user.rawInputs.adminPassword));
+                assert.ok(user.dependencies.includes(db.urn));
+                assert.ok(!user.retainOnDelete, "the user goes with its app");
+            }
+            const creds = await valueOf(run.result.apps);
+            const env = appEnvironment("lernmi", creds.lernmi);
+            assert.strictEqual(env.MONGODB_URI, `mongodb://lernmi:${creds.lernmi.mongodb!.password}@mongodb.db.svc.cluster.local:27017/lernmi?authSource=lernmi`);
+            assert.strictEqual(env.MONGODB_DATABASE, "lernmi");
+            for (const r of run.resources) assert.deepStrictEqual(plaintextOccurrences(r.rawInputs, run.passwords), [], r.name);
+        });
+
+        it("dedicated: one server per app, each app's credentials scoped to its own database", async () => {
+            const run = await runStackConfig(config("dedicated"));
+            const find = finder(run.resources);
+            assert.deepStrictEqual(find.all("kubernetes:apps/v1:StatefulSet").map((s) => s.name).sort(), ["mongodb-digi-core", "mongodb-lernmi"]);
+            const creds = await valueOf(run.result.apps);
+            assert.match(creds.digi_core.mongodb!.url, /@mongodb-digi-core\.db\.svc\.cluster\.local:27017\/digi_core\?authSource=digi_core$/);
+            assert.strictEqual(find.one("pulumi-nodejs:dynamic/mongodb:User", "lernmi-mongodb-user").inputs.host, "mongodb-lernmi.db.svc.cluster.local");
+        });
+    });
+});
