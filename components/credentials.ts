@@ -1,14 +1,20 @@
 // The shape of what an app receives for one engine, the same in shared and dedicated placement.
 import * as pulumi from "@pulumi/pulumi";
 
-/** Every engine's credentials have at least these; `password` and `url` are secret. */
+/** Every engine's credentials have at least an address; passwords, tokens and URLs with them are secret. */
 export interface TenantCredentials {
     host: string;
     port: number;
+    user?: string;
+    password?: string;
+    /** A URL for the engine's clients (with the credentials where the clients take them so). */
+    url?: string;
+}
+
+/** Credentials of engines that log in with a user and a password (secret). */
+export interface PasswordCredentials extends TenantCredentials {
     user: string;
     password: string;
-    /** A URL with the credentials, where the engine's clients take one. */
-    url?: string;
 }
 
 /** A tenant of some engine: an app's credentials on one server. */

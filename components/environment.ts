@@ -3,6 +3,7 @@
 import type { MongodbCredentials } from "./mongodb";
 import type { MysqlCredentials } from "./mysql";
 import type { Neo4jCredentials } from "./neo4j";
+import type { QdrantCredentials } from "./qdrant";
 import type { PostgresqlCredentials } from "./postgresql";
 import type { RedisCredentials } from "./redis";
 
@@ -13,11 +14,13 @@ export interface AppCredentials {
     redis?: RedisCredentials;
     neo4j?: Neo4jCredentials;
     mongodb?: MongodbCredentials;
+    qdrant?: QdrantCredentials;
 }
 
 export const POSTGRES_ENV_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"] as const;
 export const MYSQL_ENV_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"] as const;
 export const MONGODB_ENV_KEYS = ["MONGODB_URI", "MONGODB_DATABASE"] as const;
+export const QDRANT_ENV_KEYS = ["QDRANT_URL", "QDRANT_API_KEY", "QDRANT_COLLECTION_PREFIX"] as const;
 export const NEO4J_ENV_KEYS = ["NEO4J_URI", "NEO4J_DATABASE", "NEO4J_USERNAME", "NEO4J_PASSWORD"] as const;
 export const REDIS_ENV_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"] as const;
 
@@ -56,6 +59,14 @@ export function appEnvironment(app: string, credentials: AppCredentials): Record
             REDIS_KEY_PREFIX: redis.keyPrefix,
             REDIS_DB: String(redis.db),
         } satisfies Record<(typeof REDIS_ENV_KEYS)[number], string>);
+    }
+    const qdrant = credentials.qdrant;
+    if (qdrant) {
+        Object.assign(env, {
+            QDRANT_URL: qdrant.url,
+            QDRANT_API_KEY: qdrant.apiKey,
+            QDRANT_COLLECTION_PREFIX: qdrant.collectionPrefix,
+        } satisfies Record<(typeof QDRANT_ENV_KEYS)[number], string>);
     }
     const neo4j = credentials.neo4j;
     if (neo4j) {

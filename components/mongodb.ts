@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
 import { dnsName, tenantName } from "../infra/naming";
 import { Resources, ServerRuntime } from "../infra/runtime";
-import { Tenant, TenantCredentials, credentialUrl } from "./credentials";
+import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
 import { MongoDatabase, MongoUser } from "./mongodb-admin";
 import { assertServerName, dataOptions } from "./options";
 import { Endpoint } from "./types";
@@ -35,7 +35,7 @@ export interface MongodbServerArgs {
     protect?: boolean;
 }
 
-export interface MongodbCredentials extends TenantCredentials {
+export interface MongodbCredentials extends PasswordCredentials {
     url: string;
     database: string;
 }

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
 import { dnsName, tenantName } from "../infra/naming";
 import { Resources, ServerRuntime } from "../infra/runtime";
-import { Tenant, TenantCredentials, credentialUrl } from "./credentials";
+import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
 import { MysqlConnectionLimit } from "./mysql-connection-limit";
 import { assertServerName, dataOptions } from "./options";
 import { Endpoint } from "./types";
@@ -108,7 +108,7 @@ export class MysqlServer extends pulumi.ComponentResource {
     }
 }
 
-export interface MysqlCredentials extends TenantCredentials {
+export interface MysqlCredentials extends PasswordCredentials {
     database: string;
     url: string;
 }

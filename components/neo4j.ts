@@ -7,7 +7,7 @@ import { generatedPassword } from "../infra/passwords";
 import { dnsName, tenantName } from "../infra/naming";
 import { parseMemoryMi } from "../infra/quantities";
 import { Resources, ServerRuntime } from "../infra/runtime";
-import { Tenant, TenantCredentials } from "./credentials";
+import { Tenant, PasswordCredentials } from "./credentials";
 import { Neo4jDatabase, Neo4jUser } from "./neo4j-admin";
 import { assertServerName, dataOptions } from "./options";
 import { Endpoint } from "./types";
@@ -49,7 +49,7 @@ export interface Neo4jServerArgs {
     protect?: boolean;
 }
 
-export interface Neo4jCredentials extends TenantCredentials {
+export interface Neo4jCredentials extends PasswordCredentials {
     database: string;
     /** bolt://host:port, without credentials: Neo4j drivers take them apart. */
     uri: string;

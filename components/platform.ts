@@ -13,6 +13,7 @@ import { AppCredentials, appEnvironment } from "./environment";
 import { MongodbServer } from "./mongodb";
 import { MysqlServer } from "./mysql";
 import { Neo4jServer } from "./neo4j";
+import { QdrantServer } from "./qdrant";
 import { PostgresqlServer } from "./postgresql";
 import { RedisServer } from "./redis";
 import { Placement, ServerPlan } from "./types";
@@ -215,6 +216,20 @@ function createServer(
             return new MongodbServer(
                 plan.name,
                 { ...common, tenants: plan.tenants.map((t) => ({ app: t.app, namespace: t.namespace, decommissioned: decommission.has(t.app) })) },
+                { parent },
+            );
+        case "qdrant":
+            return new QdrantServer(
+                plan.name,
+                {
+                    ...common,
+                    tenants: plan.tenants.map((t) => ({
+                        app: t.app,
+                        namespace: t.namespace,
+                        collections: t.engine === "qdrant" ? t.collections : {},
+                        decommissioned: decommission.has(t.app),
+                    })),
+                },
                 { parent },
             );
         case "neo4j":

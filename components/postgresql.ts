@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
 import { dnsName, tenantName } from "../infra/naming";
 import { Resources, ServerRuntime } from "../infra/runtime";
-import { Tenant, TenantCredentials, credentialUrl } from "./credentials";
+import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
 import { Endpoint } from "./types";
 import { assertServerName, dataOptions } from "./options";
 
@@ -122,7 +122,7 @@ export interface PostgresqlTenantArgs extends PostgresqlTenantSpec {
     protect?: boolean;
 }
 
-export interface PostgresqlCredentials extends TenantCredentials {
+export interface PostgresqlCredentials extends PasswordCredentials {
     database: string;
     url: string;
 }

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
 import { dnsName, tenantName } from "../infra/naming";
 import { Resources, ServerRuntime } from "../infra/runtime";
-import { Tenant, TenantCredentials, credentialUrl } from "./credentials";
+import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
 import { REDIS_ADMIN_USER, bootstrapAcl, redisStartScript } from "./redis-acl";
 import { RedisAclUser } from "./redis-acl-user";
 import { assertServerName } from "./options";
@@ -120,7 +120,7 @@ export function redisReadinessCommand(port = REDIS_PORT): string[] {
     return ["sh", "-c", `redis-cli -h 127.0.0.1 -p ${port} --user ${REDIS_ADMIN_USER} ping | grep -q PONG`];
 }
 
-export interface RedisCredentials extends TenantCredentials {
+export interface RedisCredentials extends PasswordCredentials {
     url: string;
     db: number;
     keyPrefix: string;

@@ -5,7 +5,7 @@ import { Resources } from "../infra/runtime";
 export type { Resources, Quantities } from "../infra/runtime";
 
 export type Placement = "shared" | "dedicated";
-export type EngineName = "postgresql" | "mysql" | "mongodb" | "redis" | "neo4j";
+export type EngineName = "postgresql" | "mysql" | "mongodb" | "redis" | "qdrant" | "neo4j";
 
 export interface Endpoint {
     /** May contain `{server}`, replaced by each server's name. */
@@ -36,7 +36,8 @@ export type TenantPlan =
     | { engine: "mysql"; app: string; namespace: string; maxConnections: number }
     | { engine: "redis"; app: string; namespace: string; db: number }
     | { engine: "neo4j"; app: string; namespace: string }
-    | { engine: "mongodb"; app: string; namespace: string };
+    | { engine: "mongodb"; app: string; namespace: string }
+    | { engine: "qdrant"; app: string; namespace: string; collections: Record<string, { size: number; distance: "Cosine" | "Dot" | "Euclid" | "Manhattan" }> };
 
 export interface ServerPlan {
     engine: EngineName;

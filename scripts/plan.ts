@@ -2,13 +2,20 @@
 // the servers, the tenants on each, what each app receives (key names, never values) and the
 // capacity. Usage: npm run plan -- <stack>   (reads Pulumi.<stack>.yaml)
 import { capacityOf } from "../stacks/capacity";
-import { ConfigError, parseStackConfig } from "../stacks/config";
+import { ConfigError, ENGINES, parseStackConfig } from "../stacks/config";
 import { planTopology } from "../stacks/plan";
 import { stackFileConfig } from "../stacks/files";
 import { appSecretName } from "../infra/naming";
-import { MONGODB_ENV_KEYS, MYSQL_ENV_KEYS, NEO4J_ENV_KEYS, POSTGRES_ENV_KEYS, REDIS_ENV_KEYS } from "../components/environment";
+import { MONGODB_ENV_KEYS, MYSQL_ENV_KEYS, NEO4J_ENV_KEYS, POSTGRES_ENV_KEYS, QDRANT_ENV_KEYS, REDIS_ENV_KEYS } from "../components/environment";
 
-const ENV_KEYS = { postgresql: POSTGRES_ENV_KEYS, mysql: MYSQL_ENV_KEYS, mongodb: MONGODB_ENV_KEYS, redis: REDIS_ENV_KEYS, neo4j: NEO4J_ENV_KEYS };
+const ENV_KEYS = {
+    postgresql: POSTGRES_ENV_KEYS,
+    mysql: MYSQL_ENV_KEYS,
+    mongodb: MONGODB_ENV_KEYS,
+    redis: REDIS_ENV_KEYS,
+    qdrant: QDRANT_ENV_KEYS,
+    neo4j: NEO4J_ENV_KEYS,
+};
 
 function main(stack: string | undefined): number {
     if (!stack) {
@@ -37,7 +44,7 @@ function main(stack: string | undefined): number {
     const delivery = config.target === "kubernetes" ? "a Secret in its namespace" : "`npm run -s env -- <app>` prints them as .env";
     console.log(`\nWhat each app receives (${delivery}; all credentials are in the secret stack output \`apps\`):`);
     for (const app of Object.values(config.apps)) {
-        const engines = (["postgresql", "mysql", "mongodb", "redis", "neo4j"] as const).filter((e) => app[e]);
+        const engines = ENGINES.filter((e) => app[e]);
         const keys = ["APP_TENANT_ID", ...engines.flatMap((e) => ENV_KEYS[e])].join(" ");
         console.log(config.target === "kubernetes" ? `  ${app.name}: Secret ${app.namespace}/${appSecretName(app.name)}: ${keys}` : `  ${app.name}: ${keys}`);
     }

@@ -2,15 +2,7 @@
 // Every problem is collected and reported at once, each naming the config path, the bad value
 // and what is allowed. Nothing here touches Pulumi resources, so an invalid config registers nothing.
 import { z } from "zod";
-import {
-    ENGINES,
-    Placement,
-    RawConfig,
-    RawResources,
-    SUPPORTED_ENGINES,
-    Target,
-    rawConfigSchema,
-} from "./schema";
+import { ENGINES, Engine, Placement, RawConfig, RawResources, Target, rawConfigSchema } from "./schema";
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
 import { dnsName } from "../infra/naming";
 import { EngineSettings, Resources, Quantities } from "../components/types";
@@ -18,7 +10,7 @@ import { EngineSettings, Resources, Quantities } from "../components/types";
 export type { EngineSettings, Resources, Quantities, Endpoint } from "../components/types";
 
 export type { Engine, Placement, Target } from "./schema";
-export { ENGINES, SUPPORTED_ENGINES } from "./schema";
+export { ENGINES } from "./schema";
 
 export interface PostgresqlUse {
     placement: Placement;
@@ -34,6 +26,11 @@ export interface MysqlUse {
 export interface MongodbUse {
     placement: Placement;
     hostPort?: number;
+}
+export interface QdrantUse {
+    placement: Placement;
+    hostPort?: number;
+    collections: Record<string, { size: number; distance: "Cosine" | "Dot" | "Euclid" | "Manhattan" }>;
 }
 export interface Neo4jUse {
     placement: Placement;
@@ -53,23 +50,22 @@ export interface AppConfig {
     redis?: RedisUse;
     neo4j?: Neo4jUse;
     mongodb?: MongodbUse;
+    qdrant?: QdrantUse;
 }
 
 export interface StackConfig {
     target: Target;
     placement: Placement;
     kubernetes: { namespace: string; storageClass?: string; adminNamespaces: string[] };
-    engines: Partial<Record<SupportedEngine, EngineSettings>>;
+    engines: Partial<Record<Engine, EngineSettings>>;
     apps: Record<string, AppConfig>;
     protect: boolean;
     decommission: string[];
 }
 
-export type SupportedEngine = "postgresql" | "mysql" | "mongodb" | "redis" | "neo4j";
-const IMPLEMENTED: readonly SupportedEngine[] = ["postgresql", "mysql", "mongodb", "redis", "neo4j"];
 
 /** Defaults from the seeds (DESIGN.md, "Stack config"). */
-export const ENGINE_DEFAULTS: Record<SupportedEngine, { repository: string; version: string; storageGi: number; resources: Resources }> = {
+export const ENGINE_DEFAULTS: Record<Engine, { repository: string; version: string; storageGi: number; resources: Resources }> = {
     postgresql: {
         repository: "postgres",
         version: "18",
@@ -88,6 +84,12 @@ export const ENGINE_DEFAULTS: Record<SupportedEngine, { repository: string; vers
         version: "8.0",
         storageGi: 2,
         resources: { requests: { memory: "256Mi", cpu: "250m" }, limits: { memory: "512Mi", cpu: "500m" } },
+    },
+    qdrant: {
+        repository: "qdrant/qdrant",
+        version: "v1.17.0",
+        storageGi: 2,
+        resources: { requests: { memory: "256Mi", cpu: "250m" }, limits: { memory: "1Gi", cpu: "1" } },
     },
     // Neo4j 5 LTS; a JVM: heap and page cache are sized from the memory limit.
     neo4j: {
@@ -113,11 +115,12 @@ export const DEFAULT_SERVER_NAMESPACE = "databases";
  * PostgreSQL: the admin role and maintenance databases, `public`, and the reserved `pg_` prefix.
  * Redis: the `default` user (disabled) and the `admin` user the platform manages the server with.
  */
-export const RESERVED_NAMES: Record<SupportedEngine, { names: string[]; prefixes: string[] }> = {
+export const RESERVED_NAMES: Record<Engine, { names: string[]; prefixes: string[] }> = {
     postgresql: { names: ["postgres", "template0", "template1", "public"], prefixes: ["pg_"] },
     mysql: { names: ["mysql", "sys", "information_schema", "performance_schema", "root"], prefixes: [] },
     neo4j: { names: ["neo4j", "system"], prefixes: [] },
     mongodb: { names: ["admin", "local", "config"], prefixes: [] },
+    qdrant: { names: [], prefixes: [] },
     redis: { names: ["default", "admin"], prefixes: [] },
 };
 
@@ -145,17 +148,12 @@ export function parseStackConfig(raw: unknown): StackConfig {
 function resolve(raw: RawConfig, problems: string[]): StackConfig {
     const stackPlacement = raw.placement ?? "shared";
 
-    for (const engine of ENGINES) {
-        if (raw.engines[engine] !== undefined && !SUPPORTED_ENGINES.includes(engine)) {
-            problems.push(`engines.${engine}: not supported yet; this version runs ${SUPPORTED_ENGINES.join(", ")}`);
-        }
-    }
     if (raw.target !== "kubernetes" && raw.kubernetes !== undefined) {
         problems.push(`kubernetes: only for target kubernetes; this stack's target is ${raw.target}`);
     }
 
     const engines: StackConfig["engines"] = {};
-    for (const engine of IMPLEMENTED) {
+    for (const engine of ENGINES) {
         const settings = raw.engines[engine];
         if (settings === undefined) continue;
         const defaults = ENGINE_DEFAULTS[engine];
@@ -163,7 +161,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
         engines[engine] = {
             engine,
             version,
-            image: settings.image ?? `${defaults.repository}:${version}${engine === "neo4j" && raw.engines.neo4j?.edition === "enterprise" ? "-enterprise" : ""}`,
+            image: settings.image ?? `${defaults.repository}:${version}${imageSuffix(engine, raw)}`,
             storageGi: settings.storageGi ?? defaults.storageGi,
             resources: mergeResources(defaults.resources, settings.resources, `engines.${engine}.resources`, problems),
             placement: settings.placement ?? stackPlacement,
@@ -188,11 +186,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
             const use = rawApp[engine];
             if (use === undefined) continue;
             const path = `apps.${name}.${engine}`;
-            if (!SUPPORTED_ENGINES.includes(engine)) {
-                problems.push(`${path}: engine ${engine} is not supported yet; this version runs ${SUPPORTED_ENGINES.join(", ")}`);
-                continue;
-            }
-            const settings = engines[engine as SupportedEngine];
+            const settings = engines[engine as Engine];
             if (settings === undefined) {
                 const enabled = Object.keys(engines);
                 problems.push(
@@ -201,14 +195,16 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
                 );
                 continue;
             }
-            checkReservedName(engine as SupportedEngine, name, path, problems);
-            const own = rawApp[engine as SupportedEngine];
+            checkReservedName(engine as Engine, name, path, problems);
+            const own = rawApp[engine as Engine];
             const placement = own?.placement ?? rawApp.placement ?? settings.placement;
             const hostPort = own?.hostPort;
             if (engine === "mysql") {
                 // MySQL account names allow at most 32 characters.
                 if (name.length > 32) problems.push(`${path}: the app name has ${name.length} characters; MySQL user names allow at most 32`);
                 app.mysql = { placement, hostPort, maxConnections: rawApp.mysql?.maxConnections ?? DEFAULT_MYSQL_MAX_CONNECTIONS };
+            } else if (engine === "qdrant") {
+                app.qdrant = { placement, hostPort, collections: rawApp.qdrant!.collections };
             } else if (engine === "mongodb") {
                 app.mongodb = { placement, hostPort };
             } else if (engine === "neo4j") {
@@ -225,7 +221,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
 
     if (engines.neo4j) checkNeo4j(raw, engines.neo4j, apps, problems);
     if (engines.redis) checkRedisNumbers(apps, engines.redis.databases ?? DEFAULT_REDIS_DATABASES, problems);
-    for (const settings of Object.values(engines)) checkAdminEndpoint(settings, apps, problems);
+    for (const settings of Object.values(engines)) if (settings) checkAdminEndpoint(settings, apps, problems);
     checkHostPorts(raw.target, engines, apps, problems);
 
     const decommission = raw.decommission ?? [];
@@ -250,6 +246,13 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
     };
 }
 
+/** Neo4j Enterprise and Qdrant's non-root images are tag variants. */
+function imageSuffix(engine: Engine, raw: RawConfig): string {
+    if (engine === "neo4j" && raw.engines.neo4j?.edition === "enterprise") return "-enterprise";
+    if (engine === "qdrant") return "-unprivileged";
+    return "";
+}
+
 /** PostgreSQL major version from an image tag such as "18", "17.6" or "16-alpine". */
 export function settingsMajor(version: string): number | undefined {
     const match = /^(\d+)/.exec(version);
@@ -257,12 +260,12 @@ export function settingsMajor(version: string): number | undefined {
 }
 
 /** True when an engine keeps `app` for itself (see RESERVED_NAMES). */
-export function isReservedName(engine: SupportedEngine, app: string): boolean {
+export function isReservedName(engine: Engine, app: string): boolean {
     const reserved = RESERVED_NAMES[engine];
     return reserved.names.includes(app) || reserved.prefixes.some((p) => app.startsWith(p));
 }
 
-function checkReservedName(engine: SupportedEngine, app: string, path: string, problems: string[]): void {
+function checkReservedName(engine: Engine, app: string, path: string, problems: string[]): void {
     const reserved = RESERVED_NAMES[engine];
     if (isReservedName(engine, app)) {
         const taken = [...reserved.names, ...reserved.prefixes.map((p) => `${p}*`)].join(", ");
@@ -348,7 +351,7 @@ function checkNeo4j(raw: RawConfig, settings: EngineSettings, apps: Record<strin
 /** An admin endpoint shared by several servers must tell them apart with `{server}`. */
 function checkAdminEndpoint(settings: EngineSettings, apps: Record<string, AppConfig>, problems: string[]): void {
     if (!settings.adminEndpoint || settings.adminEndpoint.host.includes("{server}")) return;
-    const uses = Object.values(apps).map((a) => a[settings.engine as SupportedEngine]).filter((u) => u !== undefined);
+    const uses = Object.values(apps).map((a) => a[settings.engine as Engine]).filter((u) => u !== undefined);
     const dedicated = uses.filter((u) => u.placement === "dedicated").length;
     const shared = uses.some((u) => u.placement === "shared") ? 1 : 0;
     if (dedicated + shared > 1) {
@@ -373,14 +376,14 @@ function checkHostPorts(target: Target, engines: StackConfig["engines"], apps: R
     for (const settings of Object.values(engines)) {
         if (settings.hostPort === undefined) continue;
         const path = `engines.${settings.engine}.hostPort`;
-        const uses = Object.values(apps).map((a) => a[settings.engine as SupportedEngine]);
+        const uses = Object.values(apps).map((a) => a[settings.engine as Engine]);
         if (target !== "docker") problems.push(`${path}: only for target docker; this stack's target is ${target}`);
         else if (!uses.some((u) => u?.placement === "shared")) {
             problems.push(`${path}: no app is on a shared ${settings.engine} server; set apps.<app>.${settings.engine}.hostPort for dedicated servers`);
         } else claim(settings.hostPort, path);
     }
     for (const app of Object.values(apps)) {
-        for (const engine of IMPLEMENTED) {
+        for (const engine of ENGINES) {
             const use = app[engine];
             if (use?.hostPort === undefined) continue;
             const path = `apps.${app.name}.${engine}.hostPort`;
@@ -425,7 +428,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
         }
         case "invalid_key": {
             const parent = formatPath(issue.path.slice(0, -1));
-            return `${parent}: ${value} is not a valid app name; expected ${issue.issues[0]?.message ?? "a valid name"}`;
+            const what = issue.path.length === 2 && issue.path[0] === "apps" ? "app name" : "name";
+            return `${parent}: ${value} is not a valid ${what}; expected ${issue.issues[0]?.message ?? "a valid name"}`;
         }
         case "invalid_value": {
             const allowed = `one of ${issue.values.map((v) => String(v)).join(", ")}`;

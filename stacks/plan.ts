@@ -3,7 +3,7 @@
 // and app. Dedicated is a server with one tenant; nothing else differs.
 import { serverName } from "../infra/naming";
 import { ServerPlan, TenantPlan } from "../components/types";
-import { AppConfig, StackConfig, SupportedEngine } from "./config";
+import { AppConfig, StackConfig, Engine } from "./config";
 
 export type { ServerPlan, TenantPlan } from "../components/types";
 
@@ -12,7 +12,7 @@ export interface Topology {
     servers: ServerPlan[];
 }
 
-const PLANNED_ENGINES: readonly SupportedEngine[] = ["postgresql", "mysql", "mongodb", "redis", "neo4j"];
+const PLANNED_ENGINES: readonly Engine[] = ["postgresql", "mysql", "mongodb", "redis", "qdrant", "neo4j"];
 
 export function planTopology(config: StackConfig): Topology {
     const servers = new Map<string, ServerPlan>();
@@ -39,12 +39,15 @@ export function planTopology(config: StackConfig): Topology {
     };
 }
 
-function tenantOf(app: AppConfig, engine: SupportedEngine): TenantPlan | undefined {
+function tenantOf(app: AppConfig, engine: Engine): TenantPlan | undefined {
     if (engine === "postgresql" && app.postgresql) {
         return { engine, app: app.name, namespace: app.namespace, connectionLimit: app.postgresql.connectionLimit };
     }
     if (engine === "mysql" && app.mysql) {
         return { engine, app: app.name, namespace: app.namespace, maxConnections: app.mysql.maxConnections };
+    }
+    if (engine === "qdrant" && app.qdrant) {
+        return { engine, app: app.name, namespace: app.namespace, collections: app.qdrant.collections };
     }
     if (engine === "mongodb" && app.mongodb) {
         return { engine, app: app.name, namespace: app.namespace };

@@ -6,9 +6,6 @@ import { z } from "zod";
 export const ENGINES = ["postgresql", "mysql", "mongodb", "redis", "qdrant", "neo4j"] as const;
 export type Engine = (typeof ENGINES)[number];
 
-/** Engines this version can run. The others are part of the contract and rejected clearly. */
-export const SUPPORTED_ENGINES: readonly Engine[] = ["postgresql", "mysql", "mongodb", "redis", "neo4j"];
-
 export const PLACEMENTS = ["shared", "dedicated"] as const;
 export type Placement = (typeof PLACEMENTS)[number];
 
@@ -64,6 +61,7 @@ const engineCommon = {
 const postgresqlEngine = z.strictObject({ ...engineCommon });
 const mysqlEngine = z.strictObject({ ...engineCommon });
 const mongodbEngine = z.strictObject({ ...engineCommon });
+const qdrantEngine = z.strictObject({ ...engineCommon });
 const neo4jEngine = z.strictObject({
     ...engineCommon,
     edition: z.enum(["community", "enterprise"]).optional(),
@@ -89,6 +87,19 @@ const appMongodb = z.strictObject({
     placement: placement.optional(),
     hostPort: hostPort.optional(),
 });
+const appQdrant = z.strictObject({
+    placement: placement.optional(),
+    hostPort: hostPort.optional(),
+    collections: z
+        .record(
+            z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: "a collection name: up to 63 lowercase letters, digits, '_' or '-'" }),
+            z.strictObject({
+                size: z.number().int().min(1).max(65536),
+                distance: z.enum(["Cosine", "Dot", "Euclid", "Manhattan"]),
+            }),
+        )
+        .refine((c) => Object.keys(c).length > 0, { error: "at least one collection; an app's token lists exactly its collections" }),
+});
 const appNeo4j = z.strictObject({
     placement: placement.optional(),
     hostPort: hostPort.optional(),
@@ -98,8 +109,6 @@ const appRedis = z.strictObject({
     hostPort: hostPort.optional(),
     db: z.number().int().min(0).optional(),
 });
-// Engines that are in the contract but not implemented yet: any object, rejected in validate.ts.
-const notYet = z.record(z.string(), z.unknown());
 
 const appName = z.string().regex(APP_NAME_PATTERN, { error: APP_NAME_RULE });
 
@@ -110,7 +119,7 @@ const app = z.strictObject({
     mysql: appMysql.optional(),
     mongodb: appMongodb.optional(),
     redis: appRedis.optional(),
-    qdrant: notYet.optional(),
+    qdrant: appQdrant.optional(),
     neo4j: appNeo4j.optional(),
 });
 
@@ -129,7 +138,7 @@ export const rawConfigSchema = z.strictObject({
         mysql: mysqlEngine.optional(),
         mongodb: mongodbEngine.optional(),
         redis: redisEngine.optional(),
-        qdrant: notYet.optional(),
+        qdrant: qdrantEngine.optional(),
         neo4j: neo4jEngine.optional(),
     }),
     apps: z.record(appName, app),

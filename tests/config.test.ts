@@ -115,12 +115,18 @@ describe("stack config", () => {
             raw.engines.cassandra = {};
             expectProblem(raw, "engines.cassandra: unknown key", "postgresql, mysql, mongodb, redis, qdrant, neo4j");
         });
-        it("an engine of the contract that is not implemented yet, by name", () => {
+        it("Qdrant apps without collections, or with bad names, sizes or distances", () => {
             const raw = base();
             raw.engines.qdrant = {};
             raw.apps.lernmi.qdrant = {};
-            expectProblem(raw, "engines.qdrant: not supported yet", "postgresql, mysql, mongodb, redis, neo4j");
-            expectProblem(raw, "apps.lernmi.qdrant: engine qdrant is not supported yet");
+            expectProblem(raw, "apps.lernmi.qdrant.collections: missing; expected a map of keys");
+            raw.apps.lernmi.qdrant = { collections: {} };
+            expectProblem(raw, "apps.lernmi.qdrant.collections: {}: at least one collection");
+            raw.apps.lernmi.qdrant = { collections: { Docs: { size: 768, distance: "Cosine" } } };
+            expectProblem(raw, 'apps.lernmi.qdrant.collections: "Docs" is not a valid name; expected a collection name');
+            raw.apps.lernmi.qdrant = { collections: { docs: { size: 0, distance: "cosine" } } };
+            expectProblem(raw, "apps.lernmi.qdrant.collections.docs.size: 0 is too small; expected at least 1");
+            expectProblem(raw, 'apps.lernmi.qdrant.collections.docs.distance: "cosine" is not allowed; expected one of Cosine, Dot, Euclid, Manhattan');
         });
         it("Kubernetes settings on the Docker target", () => {
             expectProblem({ ...base(), target: "docker" }, "kubernetes: only for target kubernetes; this stack's target is docker");

@@ -50,6 +50,11 @@ export const DOCKER_CONTAINER = "docker:index/container:Container";
 /** Generates its password on create, like RandomPassword. */
 export const REDIS_ACL_USER = "pulumi-nodejs:dynamic/redis:AclUser";
 
+/** The password the mocks generate for a RandomPassword (or ACL user) of this name. */
+export function mockPassword(name: string): string {
+    return `MockPw${crypto.createHash("sha256").update(name).digest("hex").slice(0, 26)}`;
+}
+
 function hashOf(text: string): number {
     return crypto.createHash("sha256").update(text).digest().readUInt32BE(0);
 }
@@ -79,7 +84,7 @@ export async function runProgram<T>(
                 if (args.type === RANDOM_PASSWORD || args.type === REDIS_ACL_USER) {
                     // Recognisable and derived from the name only, so a run's passwords do not
                     // depend on registration order; alphanumeric like the real settings.
-                    const password = `MockPw${crypto.createHash("sha256").update(args.name).digest("hex").slice(0, 26)}`;
+                    const password = mockPassword(args.name);
                     passwords.push(password);
                     state[args.type === RANDOM_PASSWORD ? "result" : "password"] = password;
                 }

@@ -1,0 +1,146 @@
+// Qdrant: a server with an api key and JWT RBAC; per app its collections `<app>_<name>` and a
+// token that can read and write exactly those collections.
+import * as pulumi from "@pulumi/pulumi";
+import { generatedPassword } from "../infra/passwords";
+import { dnsName, tenantName } from "../infra/naming";
+import { Resources, ServerRuntime } from "../infra/runtime";
+import { Tenant, TenantCredentials } from "./credentials";
+import { QdrantCollection, QdrantDistance, collectionToken } from "./qdrant-admin";
+import { assertServerName, dataOptions } from "./options";
+import { Endpoint } from "./types";
+
+export const QDRANT_PORT = 6333;
+/** The `-unprivileged` images run as this uid. */
+const QDRANT_UID = 1000;
+
+export interface QdrantCollectionSpec {
+    size: number;
+    distance: QdrantDistance;
+}
+
+export interface QdrantTenantSpec {
+    app: string;
+    /** The app's Kubernetes namespace: it may connect to the server. @default the app name with `-` for `_` */
+    namespace?: string;
+    /** Collection name (without the app prefix) -> vector parameters; at least one. */
+    collections: Record<string, QdrantCollectionSpec>;
+    /** Listed for decommissioning: its collections may really be dropped. @default false */
+    decommissioned?: boolean;
+}
+
+export interface QdrantServerArgs {
+    runtime: ServerRuntime;
+    /** Image tag, e.g. "v1.17.0". */
+    version: string;
+    /** @default `qdrant/qdrant:<version>-unprivileged` */
+    image?: string;
+    storageGi: number;
+    resources: Resources;
+    adminEndpoint?: Endpoint;
+    hostPort?: number;
+    tenants: QdrantTenantSpec[];
+    protect?: boolean;
+}
+
+export interface QdrantCredentials extends TenantCredentials {
+    /** http://host:port, no credentials. */
+    url: string;
+    /** Secret: the app's JWT, scoped to its collections. */
+    apiKey: string;
+    collectionPrefix: string;
+    collections: string[];
+}
+
+/** The full name of an app's collection. */
+export function collectionName(app: string, name: string): string {
+    return `${app}_${name}`;
+}
+
+export class QdrantServer extends pulumi.ComponentResource {
+    readonly host: pulumi.Output<string>;
+    readonly port: pulumi.Output<number>;
+    readonly tenants: Record<string, QdrantTenant>;
+
+    constructor(name: string, args: QdrantServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("tenant-databases:qdrant:QdrantServer", name, {}, opts);
+        assertServerName(name);
+        const protect = args.protect ?? false;
+        // The manage key: full rights, never given to an app; app tokens are signed with it.
+        const apiKey = generatedPassword(`${name}-api-key`, { parent: this });
+        const running = args.runtime.run(
+            {
+                engine: "qdrant",
+                name,
+                image: args.image ?? `qdrant/qdrant:${args.version}-unprivileged`,
+                port: QDRANT_PORT,
+                hostPort: args.hostPort,
+                env: { QDRANT__SERVICE__JWT_RBAC: "true", QDRANT__TELEMETRY_DISABLED: "true" },
+                secretEnv: { QDRANT__SERVICE__API_KEY: apiKey.result },
+                data: { mountPath: "/qdrant/storage", storageGi: args.storageGi },
+                // Qdrant writes snapshots and its init marker under its working directory.
+                writableRoot: true,
+                resources: args.resources,
+                // /readyz needs no key; bash's /dev/tcp, as the image has no HTTP client.
+                readinessCommand: [
+                    "bash",
+                    "-c",
+                    `exec 3<>/dev/tcp/127.0.0.1/${QDRANT_PORT} && printf 'GET /readyz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
+                ],
+                clientNamespaces: args.tenants.map((t) => t.namespace ?? dnsName(t.app)),
+                uid: QDRANT_UID,
+                protect,
+            },
+            this,
+        );
+        this.host = running.host;
+        this.port = running.port;
+        const adminHost = args.adminEndpoint ? pulumi.output(args.adminEndpoint.host.replace("{server}", name)) : running.adminHost;
+        const adminPort = args.adminEndpoint ? pulumi.output(args.adminEndpoint.port) : running.adminPort;
+        const admin = { url: pulumi.interpolate`http://${adminHost}:${adminPort}`, apiKey: pulumi.secret(apiKey.result), ready: running.ready };
+        this.tenants = Object.fromEntries(
+            args.tenants.map((t) => [
+                t.app,
+                new QdrantTenant(tenantName(t.app, "qdrant"), { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }),
+            ]),
+        );
+        this.registerOutputs({ host: this.host, port: this.port });
+    }
+}
+
+export interface QdrantTenantArgs extends QdrantTenantSpec {
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    admin: { url: pulumi.Input<string>; apiKey: pulumi.Input<string>; ready: pulumi.Resource };
+    protect?: boolean;
+}
+
+export class QdrantTenant extends pulumi.ComponentResource implements Tenant {
+    readonly app: string;
+    readonly engine = "qdrant";
+    readonly credentials: pulumi.Output<QdrantCredentials>;
+
+    constructor(name: string, args: QdrantTenantArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("tenant-databases:qdrant:QdrantTenant", name, {}, opts);
+        this.app = args.app;
+        const names = Object.keys(args.collections).sort();
+        if (names.length === 0) throw new Error(`QdrantTenant ${name}: ${args.app} has no collections; its token would have no \`access\``);
+        const collections = names.map(
+            (n) =>
+                new QdrantCollection(
+                    `${name}-${n}`,
+                    { url: args.admin.url, apiKey: args.admin.apiKey, collection: collectionName(args.app, n), ...args.collections[n] },
+                    { parent: this, dependsOn: [args.admin.ready], ...dataOptions(args.decommissioned ?? false, args.protect ?? false) },
+                ),
+        );
+        const fullNames = names.map((n) => collectionName(args.app, n));
+        // The token depends on the collections, so an app never holds it before they exist.
+        const apiKey = pulumi.secret(
+            pulumi.all([args.admin.apiKey, ...collections.map((c) => c.collection)]).apply(([key]) => collectionToken(key, fullNames)),
+        );
+        const host = pulumi.output(args.host);
+        const port = pulumi.output(args.port);
+        const url = pulumi.interpolate`http://${host}:${port}`;
+        this.credentials = pulumi.output({ host, port, url, apiKey, collectionPrefix: args.app, collections: fullNames });
+        this.registerOutputs({ credentials: this.credentials });
+    }
+}
