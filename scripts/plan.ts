@@ -36,10 +36,11 @@ function main(stack: string | undefined): number {
     const where = config.target === "kubernetes" ? `Kubernetes namespace ${config.kubernetes.namespace}` : "the local Docker engine, ports on 127.0.0.1";
     console.log(`Stack ${stack}: servers on ${where}${config.protect ? ", data protected" : ""}\n`);
     console.log("Servers:");
+    const imageWidth = Math.max(...topology.servers.map((s) => s.settings.image.length), 5);
     for (const s of topology.servers) {
         const tenants = s.tenants.map((t) => (t.engine === "redis" ? `${t.app} (db ${t.db})` : t.app)).join(", ");
         const port = config.target === "docker" ? `  port ${s.hostPort ?? "chosen by Docker"}` : "";
-        console.log(`  ${s.name.padEnd(28)} ${s.placement.padEnd(9)} ${s.settings.image.padEnd(14)} ${String(s.settings.storageGi).padStart(4)}Gi  ${tenants}${port}`);
+        console.log(`  ${s.name.padEnd(28)} ${s.placement.padEnd(9)} ${s.settings.image.padEnd(imageWidth)} ${String(s.settings.storageGi).padStart(4)}Gi  ${tenants}${port}`);
     }
     const delivery = config.target === "kubernetes" ? "a Secret in its namespace" : "`npm run -s env -- <app>` prints them as .env";
     console.log(`\nWhat each app receives (${delivery}; all credentials are in the secret stack output \`apps\`):`);

@@ -22,6 +22,8 @@ const PG_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PG
 const REDIS_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"];
 const MYSQL_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"];
 const NEO4J_KEYS = ["NEO4J_URI", "NEO4J_DATABASE", "NEO4J_USERNAME", "NEO4J_PASSWORD"];
+const MONGODB_KEYS = ["MONGODB_URI", "MONGODB_DATABASE"];
+const QDRANT_KEYS = ["QDRANT_URL", "QDRANT_API_KEY", "QDRANT_COLLECTION_PREFIX"];
 const APPS = ["beep_boop", "digi_core", "lernmi"];
 
 const runs = new Map<string, MockRun<StackOutputs>>();
@@ -40,17 +42,19 @@ describe("stack files run whole under mocks", () => {
     });
 
     describe("Pulumi.staging.yaml (Kubernetes, shared)", () => {
-        it("runs one PostgreSQL, one MySQL and one Redis server holding their apps, and a dedicated Neo4j", async () => {
+        it("runs one server per engine holding its apps, and a dedicated Neo4j", async () => {
             const { resources, result } = await run("staging");
             const find = finder(resources);
-            assert.deepStrictEqual(find.all(T.statefulSet).map((r) => r.name).sort(), ["mysql", "neo4j-digi-core", "postgresql", "redis"]);
+            assert.deepStrictEqual(find.all(T.statefulSet).map((r) => r.name).sort(), ["mongodb", "mysql", "neo4j-digi-core", "postgresql", "qdrant", "redis"]);
             const servers = await valueOf(result.servers);
             assert.deepStrictEqual(
                 servers.map((s) => [s.engine, s.name, s.placement, s.tenants, s.host, s.port]),
                 [
+                    ["mongodb", "mongodb", "shared", ["lernmi"], "mongodb.databases-staging.svc.cluster.local", 27017],
                     ["mysql", "mysql", "shared", ["beep_boop"], "mysql.databases-staging.svc.cluster.local", 3306],
                     ["neo4j", "neo4j-digi-core", "dedicated", ["digi_core"], "neo4j-digi-core.databases-staging.svc.cluster.local", 7687],
                     ["postgresql", "postgresql", "shared", APPS, "postgresql.databases-staging.svc.cluster.local", 5432],
+                    ["qdrant", "qdrant", "shared", ["lernmi"], "qdrant.databases-staging.svc.cluster.local", 6333],
                     ["redis", "redis", "shared", APPS, "redis.databases-staging.svc.cluster.local", 6379],
                 ],
             );
@@ -116,6 +120,7 @@ describe("stack files run whole under mocks", () => {
                     ...REDIS_KEYS,
                     ...(app === "beep_boop" ? MYSQL_KEYS : []),
                     ...(app === "digi_core" ? NEO4J_KEYS : []),
+                    ...(app === "lernmi" ? [...MONGODB_KEYS, ...QDRANT_KEYS] : []),
                     "APP_TENANT_ID",
                 ];
                 assert.deepStrictEqual(Object.keys(data).sort(), expected.sort());
@@ -270,6 +275,15 @@ describe("stack files run whole under mocks", () => {
                         assert.deepStrictEqual([provider.inputs.host, provider.inputs.port], [host, String(server.port)]);
                         assert.strictEqual(provider.inputs.sslmode, "disable");
                         assert.ok(isSecretWrapper(provider.rawInputs.password));
+                    } else if (server.engine === "mongodb" || server.engine === "qdrant") {
+                        const type = server.engine === "mongodb" ? "pulumi-nodejs:dynamic/mongodb:User" : "pulumi-nodejs:dynamic/qdrant:Collection";
+                        const managed = resources.filter((r) => r.type === type);
+                        assert.ok(managed.length > 0);
+                        for (const r of managed) {
+                            assert.ok(r.dependencies.some((d) => d === workload.urn || find.byUrn(d)?.dependencies.includes(workload.urn)), `${r.name} waits for ${server.name}`);
+                            const address: unknown[] = server.engine === "mongodb" ? [r.inputs.host, r.inputs.port] : [r.inputs.url];
+                            assert.deepStrictEqual(address, server.engine === "mongodb" ? [host, server.port] : [`http://${host}:${server.port}`]);
+                        }
                     } else if (server.engine === "neo4j") {
                         // Community (the stack files' edition) has no tenancy to manage: nothing connects.
                         assert.deepStrictEqual(resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/neo4j")), []);
