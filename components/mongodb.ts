@@ -1,39 +1,21 @@
 // MongoDB: a server with auth on, and per tenant a user with readWrite on its own database only.
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
-import { dnsName, tenantName } from "../infra/naming";
-import { Resources, ServerRuntime } from "../infra/runtime";
+import { tenantName } from "../infra/naming";
 import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
 import { MongoDatabase, MongoUser } from "./mongodb-admin";
 import { assertServerName, dataOptions } from "./options";
-import { Endpoint } from "./types";
+import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
 
 export const MONGODB_PORT = 27017;
 export const MONGODB_ADMIN_USER = "admin";
 /** The official image's mongodb user. */
 const MONGODB_UID = 999;
 
-export interface MongodbTenantSpec {
-    app: string;
-    /** The app's Kubernetes namespace: it may connect to the server. @default the app name with `-` for `_` */
-    namespace?: string;
-    /** Listed for decommissioning: its database may really be dropped. @default false */
-    decommissioned?: boolean;
-}
+export type MongodbTenantSpec = TenantSpecBase;
 
-export interface MongodbServerArgs {
-    runtime: ServerRuntime;
-    /** Image tag, e.g. "8.0". */
-    version: string;
-    /** @default `mongo:<version>` */
-    image?: string;
-    storageGi: number;
-    resources: Resources;
-    adminEndpoint?: Endpoint;
-    hostPort?: number;
-    tenants: MongodbTenantSpec[];
-    protect?: boolean;
-}
+/** `version` is the image tag, e.g. "8.0". */
+export type MongodbServerArgs = ServerArgsBase<MongodbTenantSpec>;
 
 export interface MongodbCredentials extends PasswordCredentials {
     url: string;
@@ -66,7 +48,7 @@ export class MongodbServer extends pulumi.ComponentResource {
                 // The image's init phase binds 127.0.0.1 only: probing the container's own address
                 // keeps the server unready until the real start.
                 readinessCommand: ["sh", "-c", `mongosh --quiet --host "$(hostname -i)" --port ${MONGODB_PORT} --eval "db.adminCommand({ ping: 1 }).ok" | grep -q 1`],
-                clientNamespaces: args.tenants.map((t) => t.namespace ?? dnsName(t.app)),
+                clientNamespaces: clientNamespaces(args.tenants),
                 uid: MONGODB_UID,
                 protect,
             },
@@ -75,8 +57,7 @@ export class MongodbServer extends pulumi.ComponentResource {
         this.host = running.host;
         this.port = running.port;
         const admin = {
-            host: args.adminEndpoint ? pulumi.output(args.adminEndpoint.host.replace("{server}", name)) : running.adminHost,
-            port: args.adminEndpoint ? pulumi.output(args.adminEndpoint.port) : running.adminPort,
+            ...adminAddress(name, args.adminEndpoint, running),
             password: pulumi.secret(adminPassword.result),
             ready: running.ready,
         };

@@ -3,44 +3,24 @@
 import * as mysql from "@pulumi/mysql";
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
-import { dnsName, tenantName } from "../infra/naming";
-import { Resources, ServerRuntime } from "../infra/runtime";
+import { tenantName } from "../infra/naming";
 import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
 import { MysqlConnectionLimit } from "./mysql-connection-limit";
 import { assertServerName, dataOptions } from "./options";
-import { Endpoint } from "./types";
+import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
 
 export const MYSQL_PORT = 3306;
 export const MYSQL_ADMIN_USER = "root";
 /** The official image's mysql user. */
 const MYSQL_UID = 999;
 
-export interface MysqlTenantSpec {
-    app: string;
-    /** The app's Kubernetes namespace: it may connect to the server. @default the app name with `-` for `_` */
-    namespace?: string;
+export interface MysqlTenantSpec extends TenantSpecBase {
     /** `max_user_connections` of the app's account. @default 20 */
     maxConnections?: number;
-    /** Listed for decommissioning: its database may really be dropped. @default false */
-    decommissioned?: boolean;
 }
 
-export interface MysqlServerArgs {
-    runtime: ServerRuntime;
-    /** Image tag, e.g. "8.4". */
-    version: string;
-    /** @default `mysql:<version>` */
-    image?: string;
-    storageGi: number;
-    resources: Resources;
-    /** Where `pulumi up` reaches the server. @default the runtime's admin address */
-    adminEndpoint?: Endpoint;
-    /** Fixed host port (Docker target). @default chosen by the target */
-    hostPort?: number;
-    tenants: MysqlTenantSpec[];
-    /** Pulumi `protect` on the server's data and every tenant database. @default false */
-    protect?: boolean;
-}
+/** `version` is the image tag, e.g. "8.4". */
+export type MysqlServerArgs = ServerArgsBase<MysqlTenantSpec>;
 
 /** How tenants reach the server as its admin, once it is ready. */
 export interface MysqlAdmin {
@@ -76,7 +56,7 @@ export class MysqlServer extends pulumi.ComponentResource {
                 // Over TCP: the image's init phase runs the server with networking off. `ping`
                 // answers once the server accepts connections, without credentials.
                 readinessCommand: ["mysqladmin", "ping", "-h", "127.0.0.1", "-P", String(MYSQL_PORT), "--silent"],
-                clientNamespaces: args.tenants.map((t) => t.namespace ?? dnsName(t.app)),
+                clientNamespaces: clientNamespaces(args.tenants),
                 uid: MYSQL_UID,
                 protect,
             },
@@ -85,8 +65,7 @@ export class MysqlServer extends pulumi.ComponentResource {
         this.host = running.host;
         this.port = running.port;
 
-        const adminHost = args.adminEndpoint ? pulumi.output(args.adminEndpoint.host.replace("{server}", name)) : running.adminHost;
-        const adminPort = args.adminEndpoint ? pulumi.output(args.adminEndpoint.port) : running.adminPort;
+        const { host: adminHost, port: adminPort } = adminAddress(name, args.adminEndpoint, running);
         const provider = new mysql.Provider(
             `${name}-admin`,
             {

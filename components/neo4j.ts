@@ -6,11 +6,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
 import { dnsName, tenantName } from "../infra/naming";
 import { parseMemoryMi } from "../infra/quantities";
-import { Resources, ServerRuntime } from "../infra/runtime";
 import { Tenant, PasswordCredentials } from "./credentials";
 import { Neo4jDatabase, Neo4jUser } from "./neo4j-admin";
 import { assertServerName, dataOptions } from "./options";
-import { Endpoint } from "./types";
+import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
 
 export const NEO4J_BOLT_PORT = 7687;
 export const NEO4J_ADMIN_USER = "neo4j";
@@ -24,29 +23,11 @@ export function neo4jDatabaseName(app: string): string {
     return dnsName(app);
 }
 
-export interface Neo4jTenantSpec {
-    app: string;
-    /** The app's Kubernetes namespace: it may connect to the server. @default the app name with `-` for `_` */
-    namespace?: string;
-    /** Listed for decommissioning: its database may really be dropped. @default false */
-    decommissioned?: boolean;
-}
+export type Neo4jTenantSpec = TenantSpecBase;
 
-export interface Neo4jServerArgs {
-    runtime: ServerRuntime;
-    /** Image tag, e.g. "5.26". */
-    version: string;
-    /** @default community */
+export interface Neo4jServerArgs extends ServerArgsBase<Neo4jTenantSpec> {
+    /** @default community (at most one tenant) */
     edition?: Neo4jEdition;
-    /** @default `neo4j:<version>` (Community) or `neo4j:<version>-enterprise` */
-    image?: string;
-    storageGi: number;
-    resources: Resources;
-    adminEndpoint?: Endpoint;
-    hostPort?: number;
-    /** Community: at most one. */
-    tenants: Neo4jTenantSpec[];
-    protect?: boolean;
 }
 
 export interface Neo4jCredentials extends PasswordCredentials {
@@ -97,7 +78,7 @@ export class Neo4jServer extends pulumi.ComponentResource {
                     "-c",
                     `cypher-shell -a bolt://127.0.0.1:${NEO4J_BOLT_PORT} -u ${NEO4J_ADMIN_USER} -p "\${NEO4J_AUTH#${NEO4J_ADMIN_USER}/}" "RETURN 1" > /dev/null`,
                 ],
-                clientNamespaces: args.tenants.map((t) => t.namespace ?? dnsName(t.app)),
+                clientNamespaces: clientNamespaces(args.tenants),
                 uid: NEO4J_UID,
                 protect,
             },
@@ -105,8 +86,7 @@ export class Neo4jServer extends pulumi.ComponentResource {
         );
         this.host = running.host;
         this.port = running.port;
-        const adminHost = args.adminEndpoint ? pulumi.output(args.adminEndpoint.host.replace("{server}", name)) : running.adminHost;
-        const adminPort = args.adminEndpoint ? pulumi.output(args.adminEndpoint.port) : running.adminPort;
+        const { host: adminHost, port: adminPort } = adminAddress(name, args.adminEndpoint, running);
         const admin = {
             uri: pulumi.interpolate`bolt://${adminHost}:${adminPort}`,
             password: pulumi.secret(adminPassword.result),

@@ -3,43 +3,23 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
-import { dnsName, tenantName } from "../infra/naming";
-import { Resources, ServerRuntime } from "../infra/runtime";
+import { tenantName } from "../infra/naming";
 import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
-import { Endpoint } from "./types";
 import { assertServerName, dataOptions } from "./options";
+import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
 
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_ADMIN_USER = "postgres";
 /** The official images run as this uid (Debian variants). */
 const POSTGRES_UID = 999;
 
-export interface PostgresqlTenantSpec {
-    app: string;
-    /** The app's Kubernetes namespace: it may connect to the server. @default the app name with `-` for `_` */
-    namespace?: string;
+export interface PostgresqlTenantSpec extends TenantSpecBase {
     /** @default 20 */
     connectionLimit?: number;
-    /** Listed for decommissioning: its database may really be dropped. @default false */
-    decommissioned?: boolean;
 }
 
-export interface PostgresqlServerArgs {
-    runtime: ServerRuntime;
-    /** Image tag, e.g. "18" or "17.6"; its major version decides the data path. */
-    version: string;
-    /** @default `postgres:<version>` */
-    image?: string;
-    storageGi: number;
-    resources: Resources;
-    /** Where `pulumi up` reaches the server. @default the runtime's admin address */
-    adminEndpoint?: Endpoint;
-    /** Fixed host port (Docker target). @default chosen by the target */
-    hostPort?: number;
-    tenants: PostgresqlTenantSpec[];
-    /** Pulumi `protect` on the server's data and every tenant database. @default false */
-    protect?: boolean;
-}
+/** `version` is the image tag, e.g. "18" or "17.6"; its major version decides the data path. */
+export type PostgresqlServerArgs = ServerArgsBase<PostgresqlTenantSpec>;
 
 export class PostgresqlServer extends pulumi.ComponentResource {
     /** Where apps reach the server. */
@@ -81,7 +61,7 @@ export class PostgresqlServer extends pulumi.ComponentResource {
                 readinessCommand: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", POSTGRES_ADMIN_USER, "-d", "postgres"],
                 // The socket and lock directory, and scratch space: the root filesystem is read-only.
                 writablePaths: ["/var/run/postgresql", "/tmp"],
-                clientNamespaces: args.tenants.map((t) => t.namespace ?? dnsName(t.app)),
+                clientNamespaces: clientNamespaces(args.tenants),
                 uid: POSTGRES_UID,
                 protect,
             },
@@ -93,8 +73,7 @@ export class PostgresqlServer extends pulumi.ComponentResource {
         this.provider = new postgresql.Provider(
             `${name}-admin`,
             {
-                host: args.adminEndpoint ? args.adminEndpoint.host.replace("{server}", name) : running.adminHost,
-                port: args.adminEndpoint ? args.adminEndpoint.port : running.adminPort,
+                ...adminAddress(name, args.adminEndpoint, running),
                 username: POSTGRES_ADMIN_USER,
                 password: pulumi.secret(adminPassword.result),
                 database: "postgres",

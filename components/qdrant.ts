@@ -2,12 +2,11 @@
 // token that can read and write exactly those collections.
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
-import { dnsName, tenantName } from "../infra/naming";
-import { Resources, ServerRuntime } from "../infra/runtime";
+import { tenantName } from "../infra/naming";
 import { Tenant, TenantCredentials } from "./credentials";
 import { QdrantCollection, QdrantDistance, collectionToken } from "./qdrant-admin";
 import { assertServerName, dataOptions } from "./options";
-import { Endpoint } from "./types";
+import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
 
 export const QDRANT_PORT = 6333;
 /** The `-unprivileged` images run as this uid. */
@@ -18,29 +17,13 @@ export interface QdrantCollectionSpec {
     distance: QdrantDistance;
 }
 
-export interface QdrantTenantSpec {
-    app: string;
-    /** The app's Kubernetes namespace: it may connect to the server. @default the app name with `-` for `_` */
-    namespace?: string;
+export interface QdrantTenantSpec extends TenantSpecBase {
     /** Collection name (without the app prefix) -> vector parameters; at least one. */
     collections: Record<string, QdrantCollectionSpec>;
-    /** Listed for decommissioning: its collections may really be dropped. @default false */
-    decommissioned?: boolean;
 }
 
-export interface QdrantServerArgs {
-    runtime: ServerRuntime;
-    /** Image tag, e.g. "v1.17.0". */
-    version: string;
-    /** @default `qdrant/qdrant:<version>-unprivileged` */
-    image?: string;
-    storageGi: number;
-    resources: Resources;
-    adminEndpoint?: Endpoint;
-    hostPort?: number;
-    tenants: QdrantTenantSpec[];
-    protect?: boolean;
-}
+/** `version` is the image tag, e.g. "v1.17.0"; the image defaults to its `-unprivileged` variant. */
+export type QdrantServerArgs = ServerArgsBase<QdrantTenantSpec>;
 
 export interface QdrantCredentials extends TenantCredentials {
     /** http://host:port, no credentials. */
@@ -86,7 +69,7 @@ export class QdrantServer extends pulumi.ComponentResource {
                     "-c",
                     `exec 3<>/dev/tcp/127.0.0.1/${QDRANT_PORT} && printf 'GET /readyz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
                 ],
-                clientNamespaces: args.tenants.map((t) => t.namespace ?? dnsName(t.app)),
+                clientNamespaces: clientNamespaces(args.tenants),
                 uid: QDRANT_UID,
                 protect,
             },
@@ -94,8 +77,7 @@ export class QdrantServer extends pulumi.ComponentResource {
         );
         this.host = running.host;
         this.port = running.port;
-        const adminHost = args.adminEndpoint ? pulumi.output(args.adminEndpoint.host.replace("{server}", name)) : running.adminHost;
-        const adminPort = args.adminEndpoint ? pulumi.output(args.adminEndpoint.port) : running.adminPort;
+        const { host: adminHost, port: adminPort } = adminAddress(name, args.adminEndpoint, running);
         const admin = { url: pulumi.interpolate`http://${adminHost}:${adminPort}`, apiKey: pulumi.secret(apiKey.result), ready: running.ready };
         this.tenants = Object.fromEntries(
             args.tenants.map((t) => [

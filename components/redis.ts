@@ -3,13 +3,12 @@
 // not a boundary (Redis ACLs cannot restrict SELECT): the key patterns are.
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../infra/passwords";
-import { dnsName, tenantName } from "../infra/naming";
-import { Resources, ServerRuntime } from "../infra/runtime";
+import { tenantName } from "../infra/naming";
 import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
 import { REDIS_ADMIN_USER, bootstrapAcl, redisStartScript } from "./redis-acl";
 import { RedisAclUser } from "./redis-acl-user";
 import { assertServerName } from "./options";
-import { Endpoint } from "./types";
+import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
 
 export const REDIS_PORT = 6379;
 export const REDIS_DEFAULT_DATABASES = 16;
@@ -18,31 +17,15 @@ const BOOTSTRAP_DIR = "/etc/redis/bootstrap";
 const BOOTSTRAP_FILE = "users.acl";
 const DATA_DIR = "/data";
 
-export interface RedisTenantSpec {
-    app: string;
-    /** The app's Kubernetes namespace: it may connect to the server. @default the app name with `-` for `_` */
-    namespace?: string;
+export interface RedisTenantSpec extends TenantSpecBase {
     /** The app's logical database; unique per shared server, never moved. */
     db: number;
 }
 
-export interface RedisServerArgs {
-    runtime: ServerRuntime;
-    /** Image tag. */
-    version: string;
-    /** @default `redis:<version>` */
-    image?: string;
-    storageGi: number;
-    resources: Resources;
+/** `version` is the image tag, e.g. "7.4". */
+export interface RedisServerArgs extends ServerArgsBase<RedisTenantSpec> {
     /** Number of logical databases, fixed at start. @default 16 */
     databases?: number;
-    /** Where `pulumi up` reaches the server to manage ACL users. @default the runtime's admin address */
-    adminEndpoint?: Endpoint;
-    /** Fixed host port (Docker target). @default chosen by the target */
-    hostPort?: number;
-    tenants: RedisTenantSpec[];
-    /** Pulumi `protect` on the server's data. @default false */
-    protect?: boolean;
 }
 
 /** How tenants manage their ACL users: the admin address and password, once the server is ready. */
@@ -93,7 +76,7 @@ export class RedisServer extends pulumi.ComponentResource {
                 data: { mountPath: DATA_DIR, storageGi: args.storageGi },
                 resources: args.resources,
                 readinessCommand: redisReadinessCommand(),
-                clientNamespaces: args.tenants.map((t) => t.namespace ?? dnsName(t.app)),
+                clientNamespaces: clientNamespaces(args.tenants),
                 uid: REDIS_UID,
                 protect: args.protect ?? false,
             },
@@ -102,8 +85,7 @@ export class RedisServer extends pulumi.ComponentResource {
         this.host = running.host;
         this.port = running.port;
         const admin: RedisAdminConnection = {
-            host: args.adminEndpoint ? args.adminEndpoint.host.replace("{server}", name) : running.adminHost,
-            port: args.adminEndpoint ? args.adminEndpoint.port : running.adminPort,
+            ...adminAddress(name, args.adminEndpoint, running),
             password: adminPassword.result,
             ready: running.ready,
         };

@@ -33,6 +33,28 @@ export function requireBinary(name: string, installHint: string): string {
     }
 }
 
+/** Spawns a server process and waits until it listens on 127.0.0.1:`port`; stop() ends it. */
+async function serve(command: string, args: string[], port: number, timeoutMs: number): Promise<RunningTestServer> {
+    let output = "";
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.on("data", (d) => (output += d));
+    child.stderr!.on("data", (d) => (output += d));
+    const stop = async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+            const exited = new Promise((r) => child.once("exit", r));
+            child.kill("SIGTERM");
+            await exited;
+        }
+    };
+    try {
+        await waitForPort(port, child, () => output, timeoutMs);
+    } catch (err) {
+        await stop();
+        throw err;
+    }
+    return { port, stop };
+}
+
 async function waitForPort(port: number, child: ChildProcess, log: () => string, timeoutMs = 15000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
@@ -54,25 +76,8 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string,
  */
 export async function startRedis(options: { port: number; command: string[] }): Promise<RunningTestServer> {
     requireBinary("redis-server", "run .ci/run, or: apt-get install -y redis-server");
-    let output = "";
     const [cmd, ...args] = options.command;
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout!.on("data", (d) => (output += d));
-    child.stderr!.on("data", (d) => (output += d));
-    const stop = async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-            const exited = new Promise((r) => child.once("exit", r));
-            child.kill("SIGTERM");
-            await exited;
-        }
-    };
-    try {
-        await waitForPort(options.port, child, () => output);
-    } catch (err) {
-        await stop();
-        throw err;
-    }
-    return { port: options.port, stop };
+    return serve(cmd, args, options.port, 15000);
 }
 
 /** A temporary directory, removed by the returned function. */
@@ -91,36 +96,16 @@ export async function startMariadb(options: { port: number; dir: string }): Prom
     const data = path.join(options.dir, "data");
     const asRoot = process.getuid?.() === 0 ? ["--user=root"] : [];
     execFileSync(install, [...asRoot, `--datadir=${data}`, "--auth-root-authentication-method=normal", "--skip-test-db"], { stdio: "pipe" });
-    let output = "";
-    const child = spawn(
-        server,
-        [
-            "--no-defaults",
-            ...asRoot,
-            `--datadir=${data}`,
-            `--port=${options.port}`,
-            "--bind-address=127.0.0.1",
-            `--socket=${path.join(options.dir, "mysqld.sock")}`,
-            `--pid-file=${path.join(options.dir, "mysqld.pid")}`,
-            "--skip-log-bin",
-            "--innodb-buffer-pool-size=32M",
-        ],
-        { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child.stdout!.on("data", (d) => (output += d));
-    child.stderr!.on("data", (d) => (output += d));
-    const stop = async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-            const exited = new Promise((r) => child.once("exit", r));
-            child.kill("SIGTERM");
-            await exited;
-        }
-    };
-    try {
-        await waitForPort(options.port, child, () => output, 60000);
-    } catch (err) {
-        await stop();
-        throw err;
-    }
-    return { port: options.port, stop };
+    const args = [
+        "--no-defaults",
+        ...asRoot,
+        `--datadir=${data}`,
+        `--port=${options.port}`,
+        "--bind-address=127.0.0.1",
+        `--socket=${path.join(options.dir, "mysqld.sock")}`,
+        `--pid-file=${path.join(options.dir, "mysqld.pid")}`,
+        "--skip-log-bin",
+        "--innodb-buffer-pool-size=32M",
+    ];
+    return serve(server, args, options.port, 60000);
 }
