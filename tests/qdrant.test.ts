@@ -167,3 +167,33 @@ describe("Qdrant", () => {
         });
     });
 });
+
+describe("Qdrant and MongoDB together (two apps)", () => {
+    const apps = {
+        digi_core: { mongodb: {}, qdrant: { collections: { knowledge: { size: 1536, distance: "Cosine" } } } },
+        lernmi: { mongodb: {}, qdrant: { collections: { memories: { size: 768, distance: "Cosine" } } } },
+    };
+    for (const [placement, servers] of [
+        ["shared", ["mongodb", "qdrant"]],
+        ["dedicated", ["mongodb-digi-core", "mongodb-lernmi", "qdrant-digi-core", "qdrant-lernmi"]],
+    ] as const) {
+        it(`${placement}: ${servers.length} servers, and each app's Secret holds only its own scoped credentials`, async () => {
+            const run = await runStackConfig({ target: "kubernetes", kubernetes: { namespace: "db" }, placement, engines: { mongodb: {}, qdrant: {} }, apps });
+            const find = finder(run.resources);
+            assert.deepStrictEqual(find.all("kubernetes:apps/v1:StatefulSet").map((s) => s.name).sort(), [...servers]);
+            for (const [app, collection] of [
+                ["digi_core", "digi_core_knowledge"],
+                ["lernmi", "lernmi_memories"],
+            ]) {
+                const secret = find.one("kubernetes:core/v1:Secret", `${app}-databases`);
+                assert.ok(isSecretWrapper(secret.rawInputs.stringData));
+                const data = secret.inputs.stringData as Record<string, string>;
+                assert.deepStrictEqual(Object.keys(data).sort(), ["APP_TENANT_ID", "MONGODB_DATABASE", "MONGODB_URI", "QDRANT_API_KEY", "QDRANT_COLLECTION_PREFIX", "QDRANT_URL"]);
+                assert.match(data.MONGODB_URI, new RegExp(`^mongodb://${app}:[A-Za-z0-9]+@[^/]+/${app}\\?authSource=${app}$`));
+                const server = placement === "shared" ? "qdrant" : `qdrant-${app.replace(/_/g, "-")}`;
+                const { payload } = await verify(data.QDRANT_API_KEY, mockPassword(`${server}-api-key`));
+                assert.deepStrictEqual(payload.access, [{ collection, access: "rw" }]);
+            }
+        });
+    }
+});
