@@ -1,21 +1,28 @@
 // fast-check generators for valid stack configs, shared by the planner and stability properties.
 import * as fc from "fast-check";
-import { isReservedName } from "../stacks/config";
+import { ENGINES, isReservedName } from "../stacks/config";
 
-/** Valid app names that no engine reserves (names like pg_x are rejected by validation, tested there). */
+/** Valid app names that no engine reserves (reserved names are rejected by validation, tested there). */
 export const appNameArb = fc
     .stringMatching(/^[a-z]([a-z0-9_]{0,10}[a-z0-9])?$/)
-    .filter((name) => !isReservedName("postgresql", name) && !isReservedName("redis", name));
+    .filter((name) => ENGINES.every((engine) => !isReservedName(engine, name)));
 const placementArb = fc.constantFrom("shared", "dedicated");
+
+type Use = { placement?: "shared" | "dedicated" };
 
 export interface AppSpec {
     name: string;
     placement?: "shared" | "dedicated";
-    postgresql?: { placement?: "shared" | "dedicated"; connectionLimit?: number };
-    redis?: { placement?: "shared" | "dedicated" };
+    postgresql?: Use & { connectionLimit?: number };
+    redis?: Use;
+    mysql?: Use;
+    mongodb?: Use;
+    qdrant?: Use;
+    /** Neo4j Enterprise; used only by apps whose names are long enough for a Neo4j database. */
+    neo4j?: Use;
 }
 
-/** Apps with unique names, each using PostgreSQL and/or Redis with optional placements. */
+/** Apps with unique names, each using any of the engines with optional placements. */
 export const appsArb = (maxApps = 12) =>
     fc.uniqueArray(
         fc.record(
@@ -24,6 +31,10 @@ export const appsArb = (maxApps = 12) =>
                 placement: placementArb,
                 postgresql: fc.record({ placement: placementArb, connectionLimit: fc.integer({ min: 1, max: 500 }) }, { requiredKeys: [] }),
                 redis: fc.record({ placement: placementArb }, { requiredKeys: [] }),
+                mysql: fc.record({ placement: placementArb }, { requiredKeys: [] }),
+                mongodb: fc.record({ placement: placementArb }, { requiredKeys: [] }),
+                qdrant: fc.record({ placement: placementArb }, { requiredKeys: [] }),
+                neo4j: fc.record({ placement: placementArb }, { requiredKeys: [] }),
             },
             { requiredKeys: ["name"] },
         ),
@@ -47,6 +58,10 @@ export function rawConfig(stack: { placement: string; postgresqlPlacement?: stri
         if (app.placement) entry.placement = app.placement;
         if (app.postgresql) entry.postgresql = { ...app.postgresql };
         if (app.redis) entry.redis = { ...app.redis, db: dbOf(app.name) };
+        if (app.mysql) entry.mysql = { ...app.mysql };
+        if (app.mongodb) entry.mongodb = { ...app.mongodb };
+        if (app.qdrant) entry.qdrant = { ...app.qdrant, collections: { docs: { size: 8, distance: "Cosine" } } };
+        if (app.neo4j && app.name.length >= 3) entry.neo4j = { ...app.neo4j };
         rawApps[app.name] = entry;
     }
     return {
@@ -56,6 +71,10 @@ export function rawConfig(stack: { placement: string; postgresqlPlacement?: stri
         engines: {
             postgresql: stack.postgresqlPlacement ? { placement: stack.postgresqlPlacement } : {},
             redis: { databases: 64, ...(stack.redisPlacement ? { placement: stack.redisPlacement } : {}) },
+            mysql: {},
+            mongodb: {},
+            qdrant: {},
+            neo4j: { edition: "enterprise", acceptLicenseAgreement: true },
         },
         apps: rawApps,
     };

@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import * as fc from "fast-check";
 import { capacityOf } from "../stacks/capacity";
-import { parseStackConfig } from "../stacks/config";
+import { ENGINES, parseStackConfig } from "../stacks/config";
 import { Topology, planTopology } from "../stacks/plan";
 import { AppSpec, appsArb, dbNumbering, rawConfig, stackArb } from "./arbitraries";
 
@@ -100,8 +100,7 @@ describe("planner", () => {
                     const topology = planTopology(config);
                     const wanted = new Set<string>();
                     for (const app of Object.values(config.apps)) {
-                        if (app.postgresql) wanted.add(`${app.name}/postgresql`);
-                        if (app.redis) wanted.add(`${app.name}/redis`);
+                        for (const engine of ENGINES) if (app[engine]) wanted.add(`${app.name}/${engine}`);
                     }
                     const seen: string[] = topology.servers.flatMap((s) => s.tenants.map((t) => `${t.app}/${t.engine}`));
                     assert.strictEqual(seen.length, new Set(seen).size, "a tenant is on two servers");
@@ -113,7 +112,7 @@ describe("planner", () => {
                         }
                         if (s.placement === "dedicated") assert.strictEqual(s.tenants.length, 1);
                     }
-                    for (const engine of ["postgresql", "redis"]) {
+                    for (const engine of ENGINES) {
                         assert.ok(topology.servers.filter((s) => s.engine === engine && s.placement === "shared").length <= 1);
                     }
                     const names = topology.servers.map((s) => s.name);

@@ -9,12 +9,12 @@ import { AppSpec, appsArb, dbNumbering, rawConfig, stackArb } from "./arbitrarie
 /** The app a resource belongs to: through its tenant component, its app Secret or a dedicated server. */
 function ownerOf(r: RecordedResource, byUrn: Map<string, RecordedResource>, dedicatedServers: Map<string, string>): string | undefined {
     for (let cur: RecordedResource | undefined = r; cur; cur = byUrn.get(cur.parent)) {
-        const tenant = /^([a-z][a-z0-9_]*)-(postgresql|redis)$/.exec(cur.name);
+        const tenant = /^([a-z][a-z0-9_]*)-(postgresql|mysql|mongodb|redis|qdrant|neo4j)$/.exec(cur.name);
         if (tenant && cur.type.endsWith("Tenant")) return tenant[1];
         if (cur.type === "kubernetes:core/v1:Secret" && cur.name.endsWith("-databases")) return cur.name.slice(0, -"-databases".length);
         if (cur.type.endsWith("Server") && dedicatedServers.has(cur.name)) return dedicatedServers.get(cur.name);
         if (cur.type === "random:index/randomPassword:RandomPassword") {
-            const own = /^([a-z][a-z0-9_]*)-(postgresql|redis)-password$/.exec(cur.name);
+            const own = /^([a-z][a-z0-9_]*)-(postgresql|mysql|mongodb|redis|qdrant|neo4j)-password$/.exec(cur.name);
             if (own) return own[1];
         }
     }
