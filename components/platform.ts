@@ -16,7 +16,7 @@ import { Neo4jServer } from "./neo4j";
 import { QdrantServer } from "./qdrant";
 import { PostgresqlServer } from "./postgresql";
 import { RedisServer } from "./redis";
-import { Placement, ServerPlan } from "./types";
+import { Placement, ServerPlan, TenantPlan } from "./types";
 
 export type { AppCredentials } from "./environment";
 
@@ -183,70 +183,23 @@ function createServer(
         hostPort: plan.hostPort,
         protect,
     };
+    // The planned tenants of this server's engine, with the platform's decommission decision.
+    const tenants = <E extends TenantPlan["engine"]>(engine: E) =>
+        plan.tenants
+            .filter((t): t is Extract<TenantPlan, { engine: E }> => t.engine === engine)
+            .map((t) => ({ ...t, decommissioned: decommission.has(t.app) }));
     switch (plan.engine) {
         case "postgresql":
-            return new PostgresqlServer(
-                plan.name,
-                {
-                    ...common,
-                    tenants: plan.tenants.map((t) => ({
-                        app: t.app,
-                        namespace: t.namespace,
-                        connectionLimit: t.engine === "postgresql" ? t.connectionLimit : undefined,
-                        decommissioned: decommission.has(t.app),
-                    })),
-                },
-                { parent },
-            );
+            return new PostgresqlServer(plan.name, { ...common, tenants: tenants("postgresql") }, { parent });
         case "mysql":
-            return new MysqlServer(
-                plan.name,
-                {
-                    ...common,
-                    tenants: plan.tenants.map((t) => ({
-                        app: t.app,
-                        namespace: t.namespace,
-                        maxConnections: t.engine === "mysql" ? t.maxConnections : undefined,
-                        decommissioned: decommission.has(t.app),
-                    })),
-                },
-                { parent },
-            );
+            return new MysqlServer(plan.name, { ...common, tenants: tenants("mysql") }, { parent });
         case "mongodb":
-            return new MongodbServer(
-                plan.name,
-                { ...common, tenants: plan.tenants.map((t) => ({ app: t.app, namespace: t.namespace, decommissioned: decommission.has(t.app) })) },
-                { parent },
-            );
+            return new MongodbServer(plan.name, { ...common, tenants: tenants("mongodb") }, { parent });
         case "qdrant":
-            return new QdrantServer(
-                plan.name,
-                {
-                    ...common,
-                    tenants: plan.tenants.map((t) => ({
-                        app: t.app,
-                        namespace: t.namespace,
-                        collections: t.engine === "qdrant" ? t.collections : {},
-                        decommissioned: decommission.has(t.app),
-                    })),
-                },
-                { parent },
-            );
+            return new QdrantServer(plan.name, { ...common, tenants: tenants("qdrant") }, { parent });
         case "neo4j":
-            return new Neo4jServer(
-                plan.name,
-                { ...common, edition: s.edition, tenants: plan.tenants.map((t) => ({ app: t.app, namespace: t.namespace, decommissioned: decommission.has(t.app) })) },
-                { parent },
-            );
+            return new Neo4jServer(plan.name, { ...common, edition: s.edition, tenants: tenants("neo4j") }, { parent });
         case "redis":
-            return new RedisServer(
-                plan.name,
-                {
-                    ...common,
-                    databases: s.databases,
-                    tenants: plan.tenants.map((t) => ({ app: t.app, namespace: t.namespace, db: t.engine === "redis" ? t.db : 0 })),
-                },
-                { parent },
-            );
+            return new RedisServer(plan.name, { ...common, databases: s.databases, tenants: tenants("redis") }, { parent });
     }
 }
