@@ -21,6 +21,12 @@ export interface PostgresqlTenantSpec extends TenantSpecBase {
 /** `version` is the image tag, e.g. "18" or "17.6"; its major version decides the data path. */
 export type PostgresqlServerArgs = ServerArgsBase<PostgresqlTenantSpec>;
 
+/** The major version from an image tag such as "18", "17.6" or "16-alpine". */
+export function postgresMajor(version: string): number | undefined {
+    const match = /^(\d+)/.exec(version);
+    return match ? Number(match[1]) : undefined;
+}
+
 export class PostgresqlServer extends pulumi.ComponentResource {
     /** Where apps reach the server. */
     readonly host: pulumi.Output<string>;
@@ -32,8 +38,8 @@ export class PostgresqlServer extends pulumi.ComponentResource {
     constructor(name: string, args: PostgresqlServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:postgresql:PostgresqlServer", name, {}, opts);
         assertServerName(name);
-        const major = Number(/^(\d+)/.exec(args.version)?.[1]);
-        if (!Number.isInteger(major)) {
+        const major = postgresMajor(args.version);
+        if (major === undefined) {
             throw new Error(`PostgresqlServer ${name}: version ${JSON.stringify(args.version)} does not start with a major version`);
         }
         const protect = args.protect ?? false;

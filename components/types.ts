@@ -1,6 +1,7 @@
 // The typed contract between whoever plans a platform (this repo's stacks/, or another program)
 // and the components that build it. Plain values: they decide which resources exist.
 import { Resources } from "../infra/runtime";
+import type { QdrantCollectionSpec } from "./qdrant";
 
 export type { Resources, Quantities } from "../infra/runtime";
 
@@ -37,7 +38,7 @@ export type TenantPlan =
     | { engine: "redis"; app: string; namespace: string; db: number }
     | { engine: "neo4j"; app: string; namespace: string }
     | { engine: "mongodb"; app: string; namespace: string }
-    | { engine: "qdrant"; app: string; namespace: string; collections: Record<string, { size: number; distance: "Cosine" | "Dot" | "Euclid" | "Manhattan" }> };
+    | { engine: "qdrant"; app: string; namespace: string; collections: Record<string, QdrantCollectionSpec> };
 
 export interface ServerPlan {
     engine: EngineName;

@@ -5,6 +5,8 @@ import { z } from "zod";
 import { ENGINES, Engine, Placement, RawConfig, RawResources, Target, rawConfigSchema } from "./schema";
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
 import { dnsName } from "../infra/naming";
+import { postgresMajor } from "../components/postgresql";
+import { QdrantCollectionSpec } from "../components/qdrant";
 import { EngineSettings, Resources, Quantities } from "../components/types";
 
 export type { EngineSettings, Resources, Quantities, Endpoint } from "../components/types";
@@ -12,34 +14,25 @@ export type { EngineSettings, Resources, Quantities, Endpoint } from "../compone
 export type { Engine, Placement, Target } from "./schema";
 export { ENGINES } from "./schema";
 
-export interface PostgresqlUse {
+/** An app's use of one engine, resolved: where it lives, and engine settings. */
+export interface EngineUse {
     placement: Placement;
-    connectionLimit: number;
     /** Docker target, dedicated server: its loopback port. */
     hostPort?: number;
 }
-export interface MysqlUse {
-    placement: Placement;
+export interface PostgresqlUse extends EngineUse {
+    connectionLimit: number;
+}
+export interface MysqlUse extends EngineUse {
     maxConnections: number;
-    hostPort?: number;
 }
-export interface MongodbUse {
-    placement: Placement;
-    hostPort?: number;
+export type MongodbUse = EngineUse;
+export interface QdrantUse extends EngineUse {
+    collections: Record<string, QdrantCollectionSpec>;
 }
-export interface QdrantUse {
-    placement: Placement;
-    hostPort?: number;
-    collections: Record<string, { size: number; distance: "Cosine" | "Dot" | "Euclid" | "Manhattan" }>;
-}
-export interface Neo4jUse {
-    placement: Placement;
-    hostPort?: number;
-}
-export interface RedisUse {
-    placement: Placement;
+export type Neo4jUse = EngineUse;
+export interface RedisUse extends EngineUse {
     db: number;
-    hostPort?: number;
 }
 export interface AppConfig {
     name: string;
@@ -171,7 +164,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
             edition: engine === "neo4j" ? (raw.engines.neo4j?.edition ?? "community") : undefined,
         };
     }
-    if (engines.postgresql && settingsMajor(engines.postgresql.version) === undefined) {
+    if (engines.postgresql && postgresMajor(engines.postgresql.version) === undefined) {
         problems.push(
             `engines.postgresql.version: ${JSON.stringify(engines.postgresql.version)} does not start with a PostgreSQL major version; ` +
                 `expected a tag such as "18" or "17.6" (it decides where the image keeps its data)`,
@@ -251,12 +244,6 @@ function imageSuffix(engine: Engine, raw: RawConfig): string {
     if (engine === "neo4j" && raw.engines.neo4j?.edition === "enterprise") return "-enterprise";
     if (engine === "qdrant") return "-unprivileged";
     return "";
-}
-
-/** PostgreSQL major version from an image tag such as "18", "17.6" or "16-alpine". */
-export function settingsMajor(version: string): number | undefined {
-    const match = /^(\d+)/.exec(version);
-    return match ? Number(match[1]) : undefined;
 }
 
 /** True when an engine keeps `app` for itself (see RESERVED_NAMES). */

@@ -2,6 +2,7 @@
 // Rules that relate keys to each other (engines enabled, Redis numbers, reserved names) live in
 // validate.ts; this file only says what a well-formed value looks like.
 import { z } from "zod";
+import { QDRANT_DISTANCES } from "../components/qdrant-admin";
 
 export const ENGINES = ["postgresql", "mysql", "mongodb", "redis", "qdrant", "neo4j"] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -95,7 +96,7 @@ const appQdrant = z.strictObject({
             z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: "a collection name: up to 63 lowercase letters, digits, '_' or '-'" }),
             z.strictObject({
                 size: z.number().int().min(1).max(65536),
-                distance: z.enum(["Cosine", "Dot", "Euclid", "Manhattan"]),
+                distance: z.enum(QDRANT_DISTANCES),
             }),
         )
         .refine((c) => Object.keys(c).length > 0, { error: "at least one collection; an app's token lists exactly its collections" }),
