@@ -179,7 +179,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
             const use = rawApp[engine];
             if (use === undefined) continue;
             const path = `apps.${name}.${engine}`;
-            const settings = engines[engine as Engine];
+            const settings = engines[engine];
             if (settings === undefined) {
                 const enabled = Object.keys(engines);
                 problems.push(
@@ -188,10 +188,9 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
                 );
                 continue;
             }
-            checkReservedName(engine as Engine, name, path, problems);
-            const own = rawApp[engine as Engine];
-            const placement = own?.placement ?? rawApp.placement ?? settings.placement;
-            const hostPort = own?.hostPort;
+            checkReservedName(engine, name, path, problems);
+            const placement = use.placement ?? rawApp.placement ?? settings.placement;
+            const hostPort = use.hostPort;
             if (engine === "mysql") {
                 // MySQL account names allow at most 32 characters.
                 if (name.length > 32) problems.push(`${path}: the app name has ${name.length} characters; MySQL user names allow at most 32`);
@@ -338,7 +337,7 @@ function checkNeo4j(raw: RawConfig, settings: EngineSettings, apps: Record<strin
 /** An admin endpoint shared by several servers must tell them apart with `{server}`. */
 function checkAdminEndpoint(settings: EngineSettings, apps: Record<string, AppConfig>, problems: string[]): void {
     if (!settings.adminEndpoint || settings.adminEndpoint.host.includes("{server}")) return;
-    const uses = Object.values(apps).map((a) => a[settings.engine as Engine]).filter((u) => u !== undefined);
+    const uses = Object.values(apps).map((a) => a[settings.engine]).filter((u) => u !== undefined);
     const dedicated = uses.filter((u) => u.placement === "dedicated").length;
     const shared = uses.some((u) => u.placement === "shared") ? 1 : 0;
     if (dedicated + shared > 1) {
@@ -363,7 +362,7 @@ function checkHostPorts(target: Target, engines: StackConfig["engines"], apps: R
     for (const settings of Object.values(engines)) {
         if (settings.hostPort === undefined) continue;
         const path = `engines.${settings.engine}.hostPort`;
-        const uses = Object.values(apps).map((a) => a[settings.engine as Engine]);
+        const uses = Object.values(apps).map((a) => a[settings.engine]);
         if (target !== "docker") problems.push(`${path}: only for target docker; this stack's target is ${target}`);
         else if (!uses.some((u) => u?.placement === "shared")) {
             problems.push(`${path}: no app is on a shared ${settings.engine} server; set apps.<app>.${settings.engine}.hostPort for dedicated servers`);
