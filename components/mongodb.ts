@@ -6,6 +6,7 @@ import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
 import { MongoDatabase, MongoUser } from "./mongodb-admin";
 import { assertServerName, dataOptions } from "./options";
 import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
+import { MongodbTuning, mongodbServerArgs, mongodbServerSettings, mongodbTuningProblems } from "./mongodb-settings";
 
 export const MONGODB_PORT = 27017;
 export const MONGODB_ADMIN_USER = "admin";
@@ -15,7 +16,10 @@ const MONGODB_UID = 999;
 export type MongodbTenantSpec = TenantSpecBase;
 
 /** `version` is the image tag, e.g. "8.0". */
-export type MongodbServerArgs = ServerArgsBase<MongodbTenantSpec>;
+export interface MongodbServerArgs extends ServerArgsBase<MongodbTenantSpec> {
+    /** Overrides of the settings derived from `resources.limits.memory`. */
+    tuning?: MongodbTuning;
+}
 
 export interface MongodbCredentials extends PasswordCredentials {
     url: string;
@@ -31,6 +35,9 @@ export class MongodbServer extends pulumi.ComponentResource {
         super("tenant-databases:mongodb:MongodbServer", name, {}, opts);
         assertServerName(name);
         const protect = args.protect ?? false;
+        const tuningProblems = mongodbTuningProblems(args.resources.limits.memory, args.tuning ?? {});
+        if (tuningProblems.length > 0) throw new Error(`MongodbServer ${name}: ${tuningProblems.join("; ")}`);
+        const settings = mongodbServerSettings(args.resources.limits.memory, args.tuning);
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
         const running = args.runtime.run(
             {
@@ -39,6 +46,7 @@ export class MongodbServer extends pulumi.ComponentResource {
                 image: args.image ?? `mongo:${args.version}`,
                 port: MONGODB_PORT,
                 hostPort: args.hostPort,
+                args: mongodbServerArgs(settings),
                 // Auth is on: the image creates this root user on first start.
                 env: { MONGO_INITDB_ROOT_USERNAME: MONGODB_ADMIN_USER },
                 secretEnv: { MONGO_INITDB_ROOT_PASSWORD: adminPassword.result },

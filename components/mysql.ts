@@ -8,6 +8,15 @@ import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
 import { MysqlConnectionLimit } from "./mysql-connection-limit";
 import { assertServerName, dataOptions } from "./options";
 import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
+import { connectionBudgetProblem } from "./connection-budget";
+import {
+    MYSQL_DEFAULT_MAX_USER_CONNECTIONS,
+    MysqlTuning,
+    mysqlConnectionBudget,
+    mysqlServerArgs,
+    mysqlServerSettings,
+    mysqlTuningProblems,
+} from "./mysql-settings";
 
 export const MYSQL_PORT = 3306;
 export const MYSQL_ADMIN_USER = "root";
@@ -20,7 +29,10 @@ export interface MysqlTenantSpec extends TenantSpecBase {
 }
 
 /** `version` is the image tag, e.g. "8.4". */
-export type MysqlServerArgs = ServerArgsBase<MysqlTenantSpec>;
+export interface MysqlServerArgs extends ServerArgsBase<MysqlTenantSpec> {
+    /** Overrides of the settings derived from `resources.limits.memory`. */
+    tuning?: MysqlTuning;
+}
 
 /** How tenants reach the server as its admin, once it is ready. */
 export interface MysqlAdmin {
@@ -39,6 +51,12 @@ export class MysqlServer extends pulumi.ComponentResource {
         super("tenant-databases:mysql:MysqlServer", name, {}, opts);
         assertServerName(name);
         const protect = args.protect ?? false;
+        const tuning = args.tuning ?? {};
+        const tuningProblems = mysqlTuningProblems(args.resources.limits.memory, tuning);
+        if (tuningProblems.length > 0) throw new Error(`MysqlServer ${name}: ${tuningProblems.join("; ")}`);
+        const settings = mysqlServerSettings(args.resources.limits.memory, tuning);
+        const budget = connectionBudgetProblem(name, mysqlConnectionBudget(settings, args.tenants));
+        if (budget !== undefined) throw new Error(`MysqlServer ${budget}`);
         const rootPassword = generatedPassword(`${name}-admin-password`, { parent: this });
 
         const running = args.runtime.run(
@@ -48,6 +66,7 @@ export class MysqlServer extends pulumi.ComponentResource {
                 image: args.image ?? `mysql:${args.version}`,
                 port: MYSQL_PORT,
                 hostPort: args.hostPort,
+                args: mysqlServerArgs(settings),
                 secretEnv: { MYSQL_ROOT_PASSWORD: rootPassword.result },
                 data: { mountPath: "/var/lib/mysql", storageGi: args.storageGi },
                 // The socket directory and scratch space: the root filesystem is read-only.
@@ -56,6 +75,7 @@ export class MysqlServer extends pulumi.ComponentResource {
                 // Over TCP: the image's init phase runs the server with networking off. `ping`
                 // answers once the server accepts connections, without credentials.
                 readinessCommand: ["mysqladmin", "ping", "-h", "127.0.0.1", "-P", String(MYSQL_PORT), "--silent"],
+                livenessCommand: mysqlLivenessCommand(),
                 clientNamespaces: clientNamespaces(args.tenants),
                 uid: MYSQL_UID,
                 protect,
@@ -85,6 +105,18 @@ export class MysqlServer extends pulumi.ComponentResource {
         );
         this.registerOutputs({ host: this.host, port: this.port });
     }
+}
+
+/**
+ * Runs `SELECT 1` as root over TCP: fails when the server accepts connections but cannot run a
+ * query. The password goes through an option file on stdin, never on the command line.
+ */
+export function mysqlLivenessCommand(port = MYSQL_PORT): string[] {
+    return [
+        "sh",
+        "-c",
+        `printf '[client]\npassword=%s\n' "$MYSQL_ROOT_PASSWORD" | mysql --defaults-extra-file=/dev/stdin -h 127.0.0.1 -P ${port} -u ${MYSQL_ADMIN_USER} --connect-timeout=3 -N -B -e 'SELECT 1' | grep -qx 1`,
+    ];
 }
 
 export interface MysqlCredentials extends PasswordCredentials {
@@ -140,7 +172,7 @@ export class MysqlTenant extends pulumi.ComponentResource implements Tenant {
                 adminUser: MYSQL_ADMIN_USER,
                 adminPassword: pulumi.secret(args.admin.password),
                 user: user.user,
-                maxUserConnections: args.maxConnections ?? 20,
+                maxUserConnections: args.maxConnections ?? MYSQL_DEFAULT_MAX_USER_CONNECTIONS,
             },
             { parent: this, dependsOn: [user] },
         );

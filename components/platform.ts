@@ -190,16 +190,16 @@ function createServer(
             .map((t) => ({ ...t, decommissioned: decommission.has(t.app) }));
     switch (plan.engine) {
         case "postgresql":
-            return new PostgresqlServer(plan.name, { ...common, tenants: tenants("postgresql") }, { parent });
+            return new PostgresqlServer(plan.name, { ...common, tuning: s.tuning.postgresql, tenants: tenants("postgresql") }, { parent });
         case "mysql":
-            return new MysqlServer(plan.name, { ...common, tenants: tenants("mysql") }, { parent });
+            return new MysqlServer(plan.name, { ...common, tuning: s.tuning.mysql, tenants: tenants("mysql") }, { parent });
         case "mongodb":
-            return new MongodbServer(plan.name, { ...common, tenants: tenants("mongodb") }, { parent });
+            return new MongodbServer(plan.name, { ...common, tuning: s.tuning.mongodb, tenants: tenants("mongodb") }, { parent });
         case "qdrant":
             return new QdrantServer(plan.name, { ...common, tenants: tenants("qdrant") }, { parent });
         case "neo4j":
             return new Neo4jServer(plan.name, { ...common, edition: s.edition, tenants: tenants("neo4j") }, { parent });
         case "redis":
-            return new RedisServer(plan.name, { ...common, databases: s.databases, tenants: tenants("redis") }, { parent });
+            return new RedisServer(plan.name, { ...common, databases: s.databases, tuning: s.tuning.redis, tenants: tenants("redis") }, { parent });
     }
 }

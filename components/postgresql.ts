@@ -7,6 +7,17 @@ import { tenantName } from "../infra/naming";
 import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
 import { assertServerName, dataOptions } from "./options";
 import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
+import { connectionBudgetProblem } from "./connection-budget";
+import {
+    POSTGRES_DEFAULT_CONNECTION_LIMIT,
+    POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+    POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+    PostgresqlTuning,
+    postgresqlConnectionBudget,
+    postgresqlServerArgs,
+    postgresqlServerSettings,
+    postgresqlTuningProblems,
+} from "./postgresql-settings";
 
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_ADMIN_USER = "postgres";
@@ -16,10 +27,17 @@ const POSTGRES_UID = 999;
 export interface PostgresqlTenantSpec extends TenantSpecBase {
     /** @default 20 */
     connectionLimit?: number;
+    /** The role's default statement_timeout (0: none); the app may change it in its session. @default 300 */
+    statementTimeoutSeconds?: number;
+    /** The role's default idle_in_transaction_session_timeout (0: none). @default 60 */
+    idleInTransactionTimeoutSeconds?: number;
 }
 
 /** `version` is the image tag, e.g. "18" or "17.6"; its major version decides the data path. */
-export type PostgresqlServerArgs = ServerArgsBase<PostgresqlTenantSpec>;
+export interface PostgresqlServerArgs extends ServerArgsBase<PostgresqlTenantSpec> {
+    /** Overrides of the settings derived from `resources.limits.memory` and `storageGi`. */
+    tuning?: PostgresqlTuning;
+}
 
 /** The major version from an image tag such as "18", "17.6" or "16-alpine". */
 export function postgresMajor(version: string): number | undefined {
@@ -43,6 +61,12 @@ export class PostgresqlServer extends pulumi.ComponentResource {
             throw new Error(`PostgresqlServer ${name}: version ${JSON.stringify(args.version)} does not start with a major version`);
         }
         const protect = args.protect ?? false;
+        const tuning = args.tuning ?? {};
+        const tuningProblems = postgresqlTuningProblems(args.resources.limits.memory, args.storageGi, tuning);
+        if (tuningProblems.length > 0) throw new Error(`PostgresqlServer ${name}: ${tuningProblems.join("; ")}`);
+        const settings = postgresqlServerSettings(args.resources.limits.memory, args.storageGi, tuning);
+        const budget = connectionBudgetProblem(name, postgresqlConnectionBudget(settings, args.tenants));
+        if (budget !== undefined) throw new Error(`PostgresqlServer ${budget}`);
 
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
         // PostgreSQL 18+ images keep data under /var/lib/postgresql/<major>/docker; older ones
@@ -59,12 +83,14 @@ export class PostgresqlServer extends pulumi.ComponentResource {
                 image: args.image ?? `postgres:${args.version}`,
                 port: POSTGRES_PORT,
                 hostPort: args.hostPort,
+                args: postgresqlServerArgs(settings),
                 env: { POSTGRES_USER: POSTGRES_ADMIN_USER, ...layout.env },
                 secretEnv: { POSTGRES_PASSWORD: adminPassword.result },
                 data: { mountPath: layout.mountPath, storageGi: args.storageGi },
                 resources: args.resources,
                 // Over TCP: during the image's init phase the server listens on its socket only.
                 readinessCommand: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", POSTGRES_ADMIN_USER, "-d", "postgres"],
+                livenessCommand: postgresqlLivenessCommand(),
                 // The socket and lock directory, and scratch space: the root filesystem is read-only.
                 writablePaths: ["/var/run/postgresql", "/tmp"],
                 clientNamespaces: clientNamespaces(args.tenants),
@@ -100,6 +126,19 @@ export class PostgresqlServer extends pulumi.ComponentResource {
     }
 }
 
+/**
+ * Runs `SELECT 1` as the admin over TCP (password from the server's own POSTGRES_PASSWORD): fails
+ * when the server accepts connections but cannot run a query. The admin has reserved slots, so
+ * tenants using all theirs do not fail it.
+ */
+export function postgresqlLivenessCommand(port = POSTGRES_PORT): string[] {
+    return [
+        "sh",
+        "-c",
+        `PGPASSWORD="$POSTGRES_PASSWORD" PGCONNECT_TIMEOUT=3 psql -w -X -q -h 127.0.0.1 -p ${port} -U ${POSTGRES_ADMIN_USER} -d postgres -tAc 'SELECT 1' | grep -qx 1`,
+    ];
+}
+
 export interface PostgresqlTenantArgs extends PostgresqlTenantSpec {
     /** The server, or anything with its address and an admin provider. */
     server: { host: pulumi.Input<string>; port: pulumi.Input<number>; provider: postgresql.Provider };
@@ -131,7 +170,10 @@ export class PostgresqlTenant extends pulumi.ComponentResource implements Tenant
                 name: args.app,
                 login: true,
                 password: pulumi.secret(password.result),
-                connectionLimit: args.connectionLimit ?? 20,
+                connectionLimit: args.connectionLimit ?? POSTGRES_DEFAULT_CONNECTION_LIMIT,
+                // Milliseconds; defaults of the role's sessions (postgresqlRoleStatements).
+                statementTimeout: (args.statementTimeoutSeconds ?? POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS) * 1000,
+                idleInTransactionSessionTimeout: (args.idleInTransactionTimeoutSeconds ?? POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS) * 1000,
             },
             { parent: this, ...data },
         );

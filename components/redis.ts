@@ -9,6 +9,7 @@ import { REDIS_ADMIN_USER, bootstrapAcl, redisStartScript } from "./redis-acl";
 import { RedisAclUser } from "./redis-acl-user";
 import { assertServerName } from "./options";
 import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
+import { RedisTuning, redisServerArgs, redisServerSettings, redisTuningProblems } from "./redis-settings";
 
 export const REDIS_PORT = 6379;
 export const REDIS_DEFAULT_DATABASES = 16;
@@ -20,12 +21,19 @@ const DATA_DIR = "/data";
 export interface RedisTenantSpec extends TenantSpecBase {
     /** The app's logical database; unique per shared server, never moved. */
     db: number;
+    /**
+     * EVAL, FCALL, FUNCTION and SCRIPT for this tenant. Scripts run with no key checks until they
+     * touch a key and can block the server, so only a server with this one tenant allows it. @default false
+     */
+    scripting?: boolean;
 }
 
 /** `version` is the image tag, e.g. "7.4". */
 export interface RedisServerArgs extends ServerArgsBase<RedisTenantSpec> {
     /** Number of logical databases, fixed at start. @default 16 */
     databases?: number;
+    /** Overrides of the settings derived from `resources.limits.memory` (maxmemory, maxclients, ...). */
+    tuning?: RedisTuning;
 }
 
 /** How tenants manage their ACL users: the admin address and password, once the server is ready. */
@@ -51,6 +59,13 @@ export class RedisServer extends pulumi.ComponentResource {
             if (used.has(t.db)) throw new Error(`RedisServer ${name}: db ${t.db} is used by ${used.get(t.db)} and ${t.app}`);
             used.set(t.db, t.app);
         }
+        const scripting = args.tenants.filter((t) => t.scripting).map((t) => t.app);
+        if (scripting.length > 0 && args.tenants.length > 1) {
+            throw new Error(`RedisServer ${name}: scripting (${scripting.join(", ")}) is allowed only on a server with one tenant; it has ${args.tenants.length}`);
+        }
+        const tuningProblems = redisTuningProblems(args.resources.limits.memory, args.tuning ?? {});
+        if (tuningProblems.length > 0) throw new Error(`RedisServer ${name}: ${tuningProblems.join("; ")}`);
+        const settings = redisServerSettings(args.resources.limits.memory, args.tuning);
 
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
         const running = args.runtime.run(
@@ -68,6 +83,7 @@ export class RedisServer extends pulumi.ComponentResource {
                     "--databases", String(databases),
                     "--dir", DATA_DIR,
                     "--appendonly", "yes",
+                    ...redisServerArgs(settings),
                 ],
                 // redis-cli reads the admin password from REDISCLI_AUTH (never on a command line).
                 secretEnv: { REDISCLI_AUTH: adminPassword.result },
@@ -76,6 +92,9 @@ export class RedisServer extends pulumi.ComponentResource {
                 data: { mountPath: DATA_DIR, storageGi: args.storageGi },
                 resources: args.resources,
                 readinessCommand: redisReadinessCommand(),
+                // PING is refused with BUSY while a script runs, and with LOADING during a restart's
+                // replay (the startup probe allows for that): a TCP check would pass both.
+                livenessCommand: redisReadinessCommand(),
                 clientNamespaces: clientNamespaces(args.tenants),
                 uid: REDIS_UID,
                 protect: args.protect ?? false,
@@ -127,7 +146,14 @@ export class RedisTenant extends pulumi.ComponentResource implements Tenant {
         // The ACL user generates and keeps its password: one resource per tenant.
         const user = new RedisAclUser(
             `${name}-user`,
-            { host: args.admin.host, port: args.admin.port, adminUser: REDIS_ADMIN_USER, adminPassword: pulumi.secret(args.admin.password), user: args.app },
+            {
+                host: args.admin.host,
+                port: args.admin.port,
+                adminUser: REDIS_ADMIN_USER,
+                adminPassword: pulumi.secret(args.admin.password),
+                user: args.app,
+                scripting: args.scripting ?? false,
+            },
             { parent: this, dependsOn: [args.admin.ready] },
         );
         const password = pulumi.secret(user.password);

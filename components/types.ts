@@ -2,6 +2,10 @@
 // and the components that build it. Plain values: they decide which resources exist.
 import { Resources } from "../infra/runtime";
 import type { QdrantCollectionSpec } from "./qdrant";
+import type { MongodbTuning } from "./mongodb-settings";
+import type { MysqlTuning } from "./mysql-settings";
+import type { PostgresqlTuning } from "./postgresql-settings";
+import type { RedisTuning } from "./redis-settings";
 
 export type { Resources, Quantities } from "../infra/runtime";
 
@@ -30,12 +34,28 @@ export interface EngineSettings {
     hostPort?: number;
     /** Neo4j only. */
     edition?: "community" | "enterprise";
+    /** Overrides of the server settings derived from the memory limit; only the engine's own key is set. */
+    tuning: EngineTuning;
+}
+
+export interface EngineTuning {
+    postgresql?: PostgresqlTuning;
+    mysql?: MysqlTuning;
+    mongodb?: MongodbTuning;
+    redis?: RedisTuning;
 }
 
 export type TenantPlan =
-    | { engine: "postgresql"; app: string; namespace: string; connectionLimit: number }
+    | {
+          engine: "postgresql";
+          app: string;
+          namespace: string;
+          connectionLimit: number;
+          statementTimeoutSeconds: number;
+          idleInTransactionTimeoutSeconds: number;
+      }
     | { engine: "mysql"; app: string; namespace: string; maxConnections: number }
-    | { engine: "redis"; app: string; namespace: string; db: number }
+    | { engine: "redis"; app: string; namespace: string; db: number; scripting: boolean }
     | { engine: "neo4j"; app: string; namespace: string }
     | { engine: "mongodb"; app: string; namespace: string }
     | { engine: "qdrant"; app: string; namespace: string; collections: Record<string, QdrantCollectionSpec> };

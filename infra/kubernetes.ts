@@ -3,7 +3,7 @@
 import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { serverLabels } from "./naming";
+import { serverLabels, serverObjectNames } from "./naming";
 import { RunningServer, ServerRuntime, ServerSpec } from "./runtime";
 
 export interface KubernetesRuntimeArgs {
@@ -32,18 +32,22 @@ export class KubernetesRuntime implements ServerRuntime {
         const opts = { parent, provider: this.args.provider };
         const namespace = this.args.namespace;
         const labels = serverLabels(spec.engine, spec.name);
+        const names = serverObjectNames(spec.name);
         const metadata = (name: string) => ({ name, namespace, labels });
+        const liveness = spec.livenessCommand
+            ? { exec: { command: spec.livenessCommand }, timeoutSeconds: 5 }
+            : { tcpSocket: { port: spec.port } };
         const scratch = (spec.writablePaths ?? []).map((path, i) => ({ name: `${SCRATCH_VOLUME}-${i}`, path }));
 
         const envSecret = new k8s.core.v1.Secret(
             `${spec.name}-admin`,
-            { metadata: metadata(`${spec.name}-admin`), type: "Opaque", stringData: secretMap(spec.secretEnv ?? {}) },
+            { metadata: metadata(names.Secret[0]), type: "Opaque", stringData: secretMap(spec.secretEnv ?? {}) },
             opts,
         );
         const filesSecret = spec.secretFiles
             ? new k8s.core.v1.Secret(
                   `${spec.name}-config`,
-                  { metadata: metadata(`${spec.name}-config`), type: "Opaque", stringData: secretMap(spec.secretFiles.files) },
+                  { metadata: metadata(names.Secret[1]), type: "Opaque", stringData: secretMap(spec.secretFiles.files) },
                   opts,
               )
             : undefined;
@@ -51,7 +55,7 @@ export class KubernetesRuntime implements ServerRuntime {
         const headless = new k8s.core.v1.Service(
             `${spec.name}-headless`,
             {
-                metadata: metadata(`${spec.name}-headless`),
+                metadata: metadata(names.Service[1]),
                 spec: {
                     clusterIP: "None",
                     selector: labels,
@@ -65,7 +69,7 @@ export class KubernetesRuntime implements ServerRuntime {
         const statefulSet = new k8s.apps.v1.StatefulSet(
             spec.name,
             {
-                metadata: metadata(spec.name),
+                metadata: metadata(names.StatefulSet[0]),
                 spec: {
                     serviceName: headless.metadata.name,
                     replicas: 1,
@@ -108,10 +112,10 @@ export class KubernetesRuntime implements ServerRuntime {
                                         ...(spec.secretFiles ? [{ name: FILES_VOLUME, mountPath: spec.secretFiles.mountPath, readOnly: true }] : []),
                                         ...scratch.map(({ name, path }) => ({ name, mountPath: path })),
                                     ],
-                                    // Slow first starts (initdb, AOF replay) are covered by the startup probe,
-                                    // so liveness can stay strict afterwards.
-                                    startupProbe: { tcpSocket: { port: spec.port }, periodSeconds: 5, failureThreshold: 60 },
-                                    livenessProbe: { tcpSocket: { port: spec.port }, periodSeconds: 10, failureThreshold: 6 },
+                                    // Slow first starts (initdb, AOF replay) are covered by the startup probe (5
+                                    // minutes), so liveness can stay strict afterwards: a minute of failures.
+                                    startupProbe: { ...liveness, periodSeconds: 5, failureThreshold: 60 },
+                                    livenessProbe: { ...liveness, periodSeconds: 10, failureThreshold: 6 },
                                     readinessProbe: { exec: { command: spec.readinessCommand }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
                                 },
                             ],
@@ -140,7 +144,7 @@ export class KubernetesRuntime implements ServerRuntime {
         const service = new k8s.core.v1.Service(
             `${spec.name}-service`,
             {
-                metadata: metadata(spec.name),
+                metadata: metadata(names.Service[0]),
                 spec: { type: "ClusterIP", selector: labels, ports: [{ name: spec.engine, port: spec.port, targetPort: spec.port }] },
             },
             opts,
@@ -152,7 +156,7 @@ export class KubernetesRuntime implements ServerRuntime {
         new k8s.networking.v1.NetworkPolicy(
             `${spec.name}-clients`,
             {
-                metadata: metadata(`${spec.name}-clients`),
+                metadata: metadata(names.NetworkPolicy[0]),
                 spec: {
                     podSelector: { matchLabels: labels },
                     policyTypes: ["Ingress"],

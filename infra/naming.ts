@@ -30,3 +30,17 @@ export function serverLabels(engine: string, server: string): Record<string, str
         "app.kubernetes.io/managed-by": "tenant-databases",
     };
 }
+
+/**
+ * The Kubernetes objects a server owns in the server namespace, by kind: the one place these
+ * names are derived (the runtime creates them; config checks that no two servers share one).
+ */
+export function serverObjectNames(server: string) {
+    return {
+        StatefulSet: [server],
+        Service: [server, `${server}-headless`],
+        Secret: [`${server}-admin`, `${server}-config`],
+        NetworkPolicy: [`${server}-clients`],
+        PersistentVolumeClaim: [`data-${server}-0`],
+    };
+}

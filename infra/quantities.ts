@@ -27,3 +27,20 @@ export function parseCpuMillis(quantity: string): number {
     if (!match) throw new Error(`not a CPU quantity: ${quantity}`);
     return match[2] === "m" ? Number(match[1]) : Number(match[1]) * 1000;
 }
+
+export const KIB = 1024;
+export const MIB = 1024 * 1024;
+export const GIB = 1024 * MIB;
+
+/** Memory quantity in bytes ("512Mi" -> 536870912). */
+export function parseMemoryBytes(quantity: string): number {
+    return Math.round(parseMemoryMi(quantity) * MIB);
+}
+
+/** Bytes in the largest binary unit that keeps one decimal at most: 187904819 -> "179.2Mi". */
+export function formatBytes(bytes: number): string {
+    for (const [unit, size] of [["Gi", GIB], ["Mi", MIB], ["Ki", KIB]] as const) {
+        if (bytes >= size) return `${Number((bytes / size).toFixed(1))}${unit}`;
+    }
+    return `${bytes}`;
+}

@@ -44,6 +44,11 @@ export interface ServerSpec {
     resources: Resources;
     /** Runs inside the server; exit 0 means it accepts authenticated connections. */
     readinessCommand: string[];
+    /**
+     * Runs inside the server; exit 0 means it still answers a trivial query. Kubernetes restarts
+     * the server after a minute of failures (a TCP check when absent). @default a TCP check
+     */
+    livenessCommand?: string[];
     /** The image's own non-root user and group id. */
     uid: number;
     /** Pulumi `protect` for the objects that hold data. */

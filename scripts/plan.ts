@@ -49,7 +49,13 @@ function main(stack: string | undefined): number {
         const keys = ["APP_TENANT_ID", ...engines.flatMap((e) => ENV_KEYS[e])].join(" ");
         console.log(config.target === "kubernetes" ? `  ${app.name}: Secret ${app.namespace}/${appSecretName(app.name)}: ${keys}` : `  ${app.name}: ${keys}`);
     }
-    const { total, engines } = capacityOf(topology);
+    const { total, engines, servers } = capacityOf(topology);
+    console.log("\nServer settings (derived from each server's memory limit; engines.<engine> keys override):");
+    for (const s of servers) {
+        const settings = Object.entries(s.settings).map(([k, v]) => `${k}=${v}`);
+        const budget = s.connections ? [`connections: tenants ${s.connections.tenants} + admin ${s.connections.reserved} of ${s.connections.max}`] : [];
+        if (settings.length + budget.length > 0) console.log(`  ${s.name.padEnd(28)} ${[...settings, ...budget].join("  ")}`);
+    }
     console.log("\nCapacity (requests / limits / storage):");
     for (const [engine, f] of [...Object.entries(engines), ["total", total] as const]) {
         console.log(

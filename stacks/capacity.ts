@@ -1,6 +1,12 @@
-// The `capacity` output: what the planned servers ask of the cluster, per engine and in total.
+// The `capacity` output: what the planned servers ask of the cluster, per engine and in total,
+// and per server the settings derived from its memory limit and its connection budget.
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
-import { Topology } from "./plan";
+import { ConnectionBudget } from "../components/connection-budget";
+import { describeMongodbSettings, mongodbServerSettings } from "../components/mongodb-settings";
+import { describeMysqlSettings, mysqlConnectionBudget, mysqlServerSettings } from "../components/mysql-settings";
+import { describePostgresqlSettings, postgresqlConnectionBudget, postgresqlServerSettings } from "../components/postgresql-settings";
+import { describeRedisSettings, redisServerSettings } from "../components/redis-settings";
+import { ServerPlan, Topology } from "./plan";
 
 export interface CapacityFigures {
     servers: number;
@@ -8,9 +14,20 @@ export interface CapacityFigures {
     limits: { memoryMi: number; cpuMillis: number };
     storageGi: number;
 }
+
+export interface ServerCapacity {
+    name: string;
+    engine: string;
+    /** Server settings derived from the memory limit (or overridden in config). */
+    settings: Record<string, string | number>;
+    /** PostgreSQL and MySQL: the tenants' connection limits and the admin's reserve, against max_connections. */
+    connections?: { tenants: number; reserved: number; max: number };
+}
+
 export interface Capacity {
     engines: Record<string, CapacityFigures>;
     total: CapacityFigures;
+    servers: ServerCapacity[];
 }
 
 export function capacityOf(topology: Topology): Capacity {
@@ -28,7 +45,34 @@ export function capacityOf(topology: Topology): Capacity {
             f.storageGi += server.settings.storageGi;
         }
     }
-    return { engines, total };
+    return { engines, total, servers: topology.servers.map(serverCapacity) };
+}
+
+/** The derived settings of one planned server, as the server components compute them. */
+export function serverCapacity(server: ServerPlan): ServerCapacity {
+    const { resources, storageGi, tuning } = server.settings;
+    const memory = resources.limits.memory;
+    const connections = (b: ConnectionBudget) => ({ tenants: b.tenants.reduce((sum, t) => sum + t.limit, 0), reserved: b.reserved, max: b.maxConnections });
+    const base = { name: server.name, engine: server.engine };
+    const tenants = server.tenants;
+    switch (server.engine) {
+        case "postgresql": {
+            const s = postgresqlServerSettings(memory, storageGi, tuning.postgresql);
+            const budget = postgresqlConnectionBudget(s, tenants.flatMap((t) => (t.engine === "postgresql" ? [t] : [])));
+            return { ...base, settings: describePostgresqlSettings(s), connections: connections(budget) };
+        }
+        case "mysql": {
+            const s = mysqlServerSettings(memory, tuning.mysql);
+            const budget = mysqlConnectionBudget(s, tenants.flatMap((t) => (t.engine === "mysql" ? [t] : [])));
+            return { ...base, settings: describeMysqlSettings(s), connections: connections(budget) };
+        }
+        case "mongodb":
+            return { ...base, settings: describeMongodbSettings(mongodbServerSettings(memory, tuning.mongodb)) };
+        case "redis":
+            return { ...base, settings: describeRedisSettings(redisServerSettings(memory, tuning.redis)) };
+        default:
+            return { ...base, settings: {} };
+    }
 }
 
 function emptyFigures(): CapacityFigures {

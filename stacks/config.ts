@@ -4,10 +4,22 @@
 import { z } from "zod";
 import { ENGINES, Engine, Placement, RawConfig, RawResources, Target, rawConfigSchema } from "./schema";
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
-import { dnsName } from "../infra/naming";
+import { dnsName, serverName, serverObjectNames } from "../infra/naming";
 import { postgresMajor } from "../components/postgresql";
 import { QdrantCollectionSpec } from "../components/qdrant";
-import { EngineSettings, Resources, Quantities } from "../components/types";
+import { EngineSettings, EngineTuning, Resources, Quantities } from "../components/types";
+import { ConnectionBudget, connectionBudgetProblem } from "../components/connection-budget";
+import { mongodbTuningProblems } from "../components/mongodb-settings";
+import { MYSQL_DEFAULT_MAX_USER_CONNECTIONS, mysqlConnectionBudget, mysqlServerSettings, mysqlTuningProblems } from "../components/mysql-settings";
+import {
+    POSTGRES_DEFAULT_CONNECTION_LIMIT,
+    POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+    POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+    postgresqlConnectionBudget,
+    postgresqlServerSettings,
+    postgresqlTuningProblems,
+} from "../components/postgresql-settings";
+import { redisTuningProblems } from "../components/redis-settings";
 
 export type { EngineSettings, Resources, Quantities, Endpoint } from "../components/types";
 
@@ -22,6 +34,8 @@ export interface EngineUse {
 }
 export interface PostgresqlUse extends EngineUse {
     connectionLimit: number;
+    statementTimeoutSeconds: number;
+    idleInTransactionTimeoutSeconds: number;
 }
 export interface MysqlUse extends EngineUse {
     maxConnections: number;
@@ -33,6 +47,8 @@ export interface QdrantUse extends EngineUse {
 export type Neo4jUse = EngineUse;
 export interface RedisUse extends EngineUse {
     db: number;
+    /** EVAL, FCALL, FUNCTION, SCRIPT: dedicated servers only. */
+    scripting: boolean;
 }
 export interface AppConfig {
     name: string;
@@ -98,8 +114,6 @@ export const ENGINE_DEFAULTS: Record<Engine, { repository: string; version: stri
         resources: { requests: { memory: "128Mi", cpu: "100m" }, limits: { memory: "256Mi", cpu: "250m" } },
     },
 };
-export const DEFAULT_CONNECTION_LIMIT = 20;
-export const DEFAULT_MYSQL_MAX_CONNECTIONS = 20;
 export const DEFAULT_REDIS_DATABASES = 16;
 export const DEFAULT_SERVER_NAMESPACE = "databases";
 
@@ -162,7 +176,10 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
             hostPort: settings.hostPort,
             databases: engine === "redis" ? (raw.engines.redis?.databases ?? DEFAULT_REDIS_DATABASES) : undefined,
             edition: engine === "neo4j" ? (raw.engines.neo4j?.edition ?? "community") : undefined,
+            tuning: tuningOf(engine, raw),
         };
+        const tuningProblems = tuningProblemsOf(engines[engine]!);
+        problems.push(...tuningProblems.map((p) => `engines.${engine}.${p}`));
     }
     if (engines.postgresql && postgresMajor(engines.postgresql.version) === undefined) {
         problems.push(
@@ -194,7 +211,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
             if (engine === "mysql") {
                 // MySQL account names allow at most 32 characters.
                 if (name.length > 32) problems.push(`${path}: the app name has ${name.length} characters; MySQL user names allow at most 32`);
-                app.mysql = { placement, hostPort, maxConnections: rawApp.mysql?.maxConnections ?? DEFAULT_MYSQL_MAX_CONNECTIONS };
+                app.mysql = { placement, hostPort, maxConnections: rawApp.mysql?.maxConnections ?? MYSQL_DEFAULT_MAX_USER_CONNECTIONS };
             } else if (engine === "qdrant") {
                 app.qdrant = { placement, hostPort, collections: rawApp.qdrant!.collections };
             } else if (engine === "mongodb") {
@@ -202,10 +219,24 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
             } else if (engine === "neo4j") {
                 app.neo4j = { placement, hostPort };
             } else if (engine === "postgresql") {
-                app.postgresql = { placement, hostPort, connectionLimit: rawApp.postgresql?.connectionLimit ?? DEFAULT_CONNECTION_LIMIT };
+                const pg = rawApp.postgresql!;
+                app.postgresql = {
+                    placement,
+                    hostPort,
+                    connectionLimit: pg.connectionLimit ?? POSTGRES_DEFAULT_CONNECTION_LIMIT,
+                    statementTimeoutSeconds: pg.statementTimeoutSeconds ?? POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+                    idleInTransactionTimeoutSeconds: pg.idleInTransactionTimeoutSeconds ?? POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+                };
             } else if (engine === "redis") {
                 // db is checked against the other tenants of the server below.
-                app.redis = { placement, hostPort, db: rawApp.redis?.db ?? -1 };
+                const scripting = rawApp.redis?.scripting ?? false;
+                if (scripting && placement !== "dedicated") {
+                    problems.push(
+                        `${path}.scripting: true needs a dedicated Redis server; on a shared one a tenant's script runs unchecked until it ` +
+                            `touches a key and can block every tenant (set apps.${name}.redis.placement: dedicated, or drop scripting)`,
+                    );
+                }
+                app.redis = { placement, hostPort, db: rawApp.redis?.db ?? -1, scripting };
             }
         }
         apps[name] = app;
@@ -215,6 +246,9 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
     if (engines.redis) checkRedisNumbers(apps, engines.redis.databases ?? DEFAULT_REDIS_DATABASES, problems);
     for (const settings of Object.values(engines)) if (settings) checkAdminEndpoint(settings, apps, problems);
     checkHostPorts(raw.target, engines, apps, problems);
+    if (engines.postgresql) checkConnectionBudgets(engines.postgresql, apps, problems);
+    if (engines.mysql) checkConnectionBudgets(engines.mysql, apps, problems);
+    checkObjectNames(engines, apps, problems);
 
     const decommission = raw.decommission ?? [];
     const seen = new Set<string>();
@@ -236,6 +270,96 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
         protect: raw.protect ?? false,
         decommission,
     };
+}
+
+/** The overrides of derived server settings an engine's config carries. */
+function tuningOf(engine: Engine, raw: RawConfig): EngineTuning {
+    const e = raw.engines;
+    switch (engine) {
+        case "postgresql":
+            return { postgresql: pick(e.postgresql, ["maxConnections", "sharedBuffers", "workMem", "tempFileLimit"]) };
+        case "mysql":
+            return { mysql: pick(e.mysql, ["maxConnections", "innodbBufferPoolSize"]) };
+        case "mongodb":
+            return { mongodb: pick(e.mongodb, ["wiredTigerCacheSizeGB"]) };
+        case "redis":
+            return { redis: pick(e.redis, ["maxmemory", "maxmemoryPolicy", "maxClients", "idleTimeoutSeconds"]) };
+        default:
+            return {};
+    }
+}
+
+function pick<T extends object, K extends keyof T>(from: T | undefined, keys: K[]): Pick<T, K> {
+    return Object.fromEntries(keys.filter((k) => from?.[k] !== undefined).map((k) => [k, from![k]])) as Pick<T, K>;
+}
+
+/** The same rules the server components apply, reported against the config. */
+function tuningProblemsOf(settings: EngineSettings): string[] {
+    const memory = settings.resources.limits.memory;
+    const t = settings.tuning;
+    if (t.postgresql) return postgresqlTuningProblems(memory, settings.storageGi, t.postgresql);
+    if (t.mysql) return mysqlTuningProblems(memory, t.mysql);
+    if (t.mongodb) return mongodbTuningProblems(memory, t.mongodb);
+    if (t.redis) return redisTuningProblems(memory, t.redis);
+    return [];
+}
+
+/**
+ * Every server's tenants' connection limits, plus the admin's reserved slots, must fit its
+ * max_connections: the shared server's, and each dedicated one's.
+ */
+function checkConnectionBudgets(settings: EngineSettings, apps: Record<string, AppConfig>, problems: string[]): void {
+    const engine = settings.engine;
+    const memory = settings.resources.limits.memory;
+    const budget = (tenants: AppConfig[]): ConnectionBudget =>
+        engine === "postgresql"
+            ? postgresqlConnectionBudget(
+                  postgresqlServerSettings(memory, settings.storageGi, settings.tuning.postgresql),
+                  tenants.map((a) => ({ app: a.name, connectionLimit: a.postgresql!.connectionLimit })),
+              )
+            : mysqlConnectionBudget(
+                  mysqlServerSettings(memory, settings.tuning.mysql),
+                  tenants.map((a) => ({ app: a.name, maxConnections: a.mysql!.maxConnections })),
+              );
+    const users = Object.values(apps).filter((a) => a[engine] !== undefined);
+    const groups = [
+        { server: serverName(engine), apps: users.filter((a) => a[engine]!.placement === "shared") },
+        ...users.filter((a) => a[engine]!.placement === "dedicated").map((a) => ({ server: serverName(engine, a.name), apps: [a] })),
+    ];
+    for (const group of groups) {
+        if (group.apps.length === 0) continue;
+        const problem = connectionBudgetProblem(group.server, budget(group.apps));
+        if (problem !== undefined) problems.push(`engines.${engine}.maxConnections: ${problem}`);
+    }
+}
+
+/**
+ * Two servers must never derive the same Kubernetes object name: a dedicated server for app
+ * `x_headless` is named `<engine>-x-headless`, which is also the headless Service of app `x`'s
+ * server. Checked on every target, so a stack can move from Docker to Kubernetes.
+ */
+function checkObjectNames(engines: StackConfig["engines"], apps: Record<string, AppConfig>, problems: string[]): void {
+    const owners = new Map<string, string>();
+    for (const engine of ENGINES) {
+        if (engines[engine] === undefined) continue;
+        const users = Object.values(apps).filter((a) => a[engine] !== undefined);
+        const servers = [
+            ...(users.some((a) => a[engine]!.placement === "shared") ? [{ name: serverName(engine), owner: `the shared ${engine} server` }] : []),
+            ...users.filter((a) => a[engine]!.placement === "dedicated").map((a) => ({ name: serverName(engine, a.name), owner: `apps.${a.name}'s dedicated ${engine} server` })),
+        ];
+        for (const server of servers) {
+            for (const [kind, names] of Object.entries(serverObjectNames(server.name))) {
+                for (const name of names) {
+                    const key = `${kind} ${name}`;
+                    const other = owners.get(key);
+                    if (other === undefined) owners.set(key, server.owner);
+                    else if (other !== server.owner) {
+                        problems.push(`${server.owner} and ${other} would both own the Kubernetes ${key}; rename one of the apps`);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /** Neo4j Enterprise and Qdrant's non-root images are tag variants. */

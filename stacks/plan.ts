@@ -41,7 +41,8 @@ export function planTopology(config: StackConfig): Topology {
 
 function tenantOf(app: AppConfig, engine: Engine): TenantPlan | undefined {
     if (engine === "postgresql" && app.postgresql) {
-        return { engine, app: app.name, namespace: app.namespace, connectionLimit: app.postgresql.connectionLimit };
+        const { connectionLimit, statementTimeoutSeconds, idleInTransactionTimeoutSeconds } = app.postgresql;
+        return { engine, app: app.name, namespace: app.namespace, connectionLimit, statementTimeoutSeconds, idleInTransactionTimeoutSeconds };
     }
     if (engine === "mysql" && app.mysql) {
         return { engine, app: app.name, namespace: app.namespace, maxConnections: app.mysql.maxConnections };
@@ -56,7 +57,7 @@ function tenantOf(app: AppConfig, engine: Engine): TenantPlan | undefined {
         return { engine, app: app.name, namespace: app.namespace };
     }
     if (engine === "redis" && app.redis) {
-        return { engine, app: app.name, namespace: app.namespace, db: app.redis.db };
+        return { engine, app: app.name, namespace: app.namespace, db: app.redis.db, scripting: app.redis.scripting };
     }
     return undefined;
 }

@@ -3,6 +3,7 @@
 // validate.ts; this file only says what a well-formed value looks like.
 import { z } from "zod";
 import { QDRANT_DISTANCES } from "../components/qdrant-admin";
+import { REDIS_EVICTION_POLICIES } from "../components/redis-settings";
 
 export const ENGINES = ["postgresql", "mysql", "mongodb", "redis", "qdrant", "neo4j"] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -27,9 +28,11 @@ export const MEMORY_PATTERN = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 export const CPU_PATTERN = /^\d+(\.\d+)?m?$/;
 
 const placement = z.enum(PLACEMENTS);
+const memory = z.string().regex(MEMORY_PATTERN, { error: "a memory quantity such as 256Mi or 1Gi" });
+const seconds = z.number().int().min(0).max(86400 * 7);
 
 const quantities = z.strictObject({
-    memory: z.string().regex(MEMORY_PATTERN, { error: "a memory quantity such as 256Mi or 1Gi" }).optional(),
+    memory: memory.optional(),
     cpu: z.string().regex(CPU_PATTERN, { error: "a CPU quantity such as 250m or 1" }).optional(),
 });
 
@@ -59,9 +62,23 @@ const engineCommon = {
     adminEndpoint: adminEndpoint.optional(),
 };
 
-const postgresqlEngine = z.strictObject({ ...engineCommon });
-const mysqlEngine = z.strictObject({ ...engineCommon });
-const mongodbEngine = z.strictObject({ ...engineCommon });
+// Server settings derived from resources.limits.memory, each overridable (components/*-settings.ts).
+const postgresqlEngine = z.strictObject({
+    ...engineCommon,
+    maxConnections: z.number().int().min(1).max(100000).optional(),
+    sharedBuffers: memory.optional(),
+    workMem: memory.optional(),
+    tempFileLimit: memory.optional(),
+});
+const mysqlEngine = z.strictObject({
+    ...engineCommon,
+    maxConnections: z.number().int().min(1).max(100000).optional(),
+    innodbBufferPoolSize: memory.optional(),
+});
+const mongodbEngine = z.strictObject({
+    ...engineCommon,
+    wiredTigerCacheSizeGB: z.number().positive().optional(),
+});
 const qdrantEngine = z.strictObject({ ...engineCommon });
 const neo4jEngine = z.strictObject({
     ...engineCommon,
@@ -72,12 +89,18 @@ const neo4jEngine = z.strictObject({
 const redisEngine = z.strictObject({
     ...engineCommon,
     databases: z.number().int().min(1).max(10000).optional(),
+    maxmemory: memory.optional(),
+    maxmemoryPolicy: z.enum(REDIS_EVICTION_POLICIES).optional(),
+    maxClients: z.number().int().min(1).max(100000).optional(),
+    idleTimeoutSeconds: seconds.optional(),
 });
 
 const appPostgresql = z.strictObject({
     placement: placement.optional(),
     hostPort: hostPort.optional(),
     connectionLimit: z.number().int().min(1).optional(),
+    statementTimeoutSeconds: seconds.optional(),
+    idleInTransactionTimeoutSeconds: seconds.optional(),
 });
 const appMysql = z.strictObject({
     placement: placement.optional(),
@@ -109,6 +132,8 @@ const appRedis = z.strictObject({
     placement: placement.optional(),
     hostPort: hostPort.optional(),
     db: z.number().int().min(0).optional(),
+    /** EVAL, FCALL, FUNCTION, SCRIPT: only on a dedicated server. */
+    scripting: z.boolean().optional(),
 });
 
 const appName = z.string().regex(APP_NAME_PATTERN, { error: APP_NAME_RULE });

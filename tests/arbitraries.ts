@@ -2,10 +2,13 @@
 import * as fc from "fast-check";
 import { ENGINES, isReservedName } from "../stacks/config";
 
-/** Valid app names that no engine reserves (reserved names are rejected by validation, tested there). */
+/**
+ * Valid app names that no engine reserves and whose servers' object names cannot collide (both
+ * rejected by validation, tested there): only a name ending in "headless" can collide.
+ */
 export const appNameArb = fc
     .stringMatching(/^[a-z]([a-z0-9_]{0,10}[a-z0-9])?$/)
-    .filter((name) => ENGINES.every((engine) => !isReservedName(engine, name)));
+    .filter((name) => ENGINES.every((engine) => !isReservedName(engine, name)) && !name.endsWith("headless"));
 const placementArb = fc.constantFrom("shared", "dedicated");
 
 type Use = { placement?: "shared" | "dedicated" };
@@ -22,14 +25,14 @@ export interface AppSpec {
     neo4j?: Use;
 }
 
-/** Apps with unique names, each using any of the engines with optional placements. */
+/** Apps with unique names, each using any of the engines with optional placements (12 × 8 PostgreSQL connections fit the default budget). */
 export const appsArb = (maxApps = 12) =>
     fc.uniqueArray(
         fc.record(
             {
                 name: appNameArb,
                 placement: placementArb,
-                postgresql: fc.record({ placement: placementArb, connectionLimit: fc.integer({ min: 1, max: 500 }) }, { requiredKeys: [] }),
+                postgresql: fc.record({ placement: placementArb, connectionLimit: fc.integer({ min: 1, max: 8 }) }, { requiredKeys: [] }),
                 redis: fc.record({ placement: placementArb }, { requiredKeys: [] }),
                 mysql: fc.record({ placement: placementArb }, { requiredKeys: [] }),
                 mongodb: fc.record({ placement: placementArb }, { requiredKeys: [] }),
@@ -71,7 +74,8 @@ export function rawConfig(stack: { placement: string; postgresqlPlacement?: stri
         engines: {
             postgresql: stack.postgresqlPlacement ? { placement: stack.postgresqlPlacement } : {},
             redis: { databases: 64, ...(stack.redisPlacement ? { placement: stack.redisPlacement } : {}) },
-            mysql: {},
+            // 12 apps × 20 connections fit: the budget itself is tested in config.test.ts.
+            mysql: { maxConnections: 300 },
             mongodb: {},
             qdrant: {},
             neo4j: { edition: "enterprise", acceptLicenseAgreement: true },

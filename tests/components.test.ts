@@ -4,9 +4,11 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import { credentialUrl } from "../components/credentials";
-import { PostgresqlServer, PostgresqlServerArgs, PostgresqlTenant } from "../components/postgresql";
+import { PostgresqlServer, PostgresqlServerArgs, PostgresqlTenant, postgresqlLivenessCommand } from "../components/postgresql";
+import { postgresqlServerArgs, postgresqlServerSettings } from "../components/postgresql-settings";
+import { redisServerArgs, redisServerSettings } from "../components/redis-settings";
 import { appEnvironment } from "../components/environment";
-import { RedisServer, RedisServerArgs } from "../components/redis";
+import { RedisServer, RedisServerArgs, redisReadinessCommand } from "../components/redis";
 import { redisStartScript } from "../components/redis-acl";
 import { CONFIG_HASH_ANNOTATION, KubernetesRuntime } from "../infra/kubernetes";
 import { RecordedResource, finder, isSecretWrapper, runProgram, valueOf } from "./helpers/pulumi";
@@ -92,12 +94,21 @@ describe("components", () => {
             assert.deepStrictEqual(container(sts).resources, RESOURCES);
         });
 
-        it("probes PostgreSQL over TCP, so the init phase (socket only) is not ready", async () => {
+        it("probes PostgreSQL over TCP, so the init phase (socket only) is not ready; liveness runs a query", async () => {
             const sts = finder((await postgres()).resources).one(STS, "postgresql");
             const c = container(sts);
             assert.deepStrictEqual(c.readinessProbe.exec.command, ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]);
-            assert.deepStrictEqual(c.livenessProbe.tcpSocket, { port: 5432 });
-            assert.deepStrictEqual(c.startupProbe.tcpSocket, { port: 5432 });
+            // The command itself runs against a real server in postgresql.integration.test.ts.
+            const liveness = { exec: { command: postgresqlLivenessCommand() }, timeoutSeconds: 5 };
+            assert.deepStrictEqual(c.livenessProbe, { ...liveness, periodSeconds: 10, failureThreshold: 6 });
+            // Startup allows five minutes (initdb, recovery) before liveness takes over.
+            assert.deepStrictEqual(c.startupProbe, { ...liveness, periodSeconds: 5, failureThreshold: 60 });
+        });
+
+        it("starts PostgreSQL with the settings derived from its memory limit and volume", async () => {
+            const c = container(finder((await postgres()).resources).one(STS, "postgresql"));
+            assert.deepStrictEqual(c.args, postgresqlServerArgs(postgresqlServerSettings("512Mi", 2)));
+            assert.ok(c.args.includes("max_connections=102") && c.args.includes("shared_buffers=131072kB"), c.args.join(" "));
         });
 
         it("passes the admin password by reference to a Secret whose payload is secret", async () => {
@@ -192,7 +203,9 @@ describe("components", () => {
             assert.deepStrictEqual(c.args, [
                 "sh", "-c", redisStartScript("/etc/redis/bootstrap/users.acl", "/data/users.acl"), "redis-server",
                 "--port", "6379", "--aclfile", "/data/users.acl", "--databases", "32", "--dir", "/data", "--appendonly", "yes",
+                ...redisServerArgs(redisServerSettings(RESOURCES.limits.memory)),
             ]);
+            assert.deepStrictEqual(c.livenessProbe.exec.command, redisReadinessCommand());
             assert.deepStrictEqual(c.volumeMounts, [
                 { name: "data", mountPath: "/data" },
                 { name: "config", mountPath: "/etc/redis/bootstrap", readOnly: true },

@@ -134,7 +134,7 @@ describe("Docker target", () => {
         const changed = structuredClone(config);
         changed.apps.new_app = { postgresql: {}, redis: { db: 5 } }; // added
         delete changed.apps.beep_boop; // removed
-        changed.apps.lernmi.postgresql.connectionLimit = 99; // changed
+        changed.apps.lernmi.postgresql.connectionLimit = 30; // changed
         changed.apps.digi_core.redis.db = 7; // moved (the operator's decision)
         const after = serverInputs(await runStackConfig(changed, "dev"));
         assert.deepStrictEqual([...after.keys()].sort(), [...before.keys()].sort());

@@ -68,8 +68,15 @@ describe("planner", () => {
         const topology = plan({ placement: "shared" }, [{ name: "a", postgresql: { connectionLimit: 7 }, redis: {} }], () => 9);
         const pg = topology.servers.find((s) => s.engine === "postgresql")!.tenants[0];
         const redis = topology.servers.find((s) => s.engine === "redis")!.tenants[0];
-        assert.deepStrictEqual(pg, { engine: "postgresql", app: "a", namespace: "a", connectionLimit: 7 });
-        assert.deepStrictEqual(redis, { engine: "redis", app: "a", namespace: "a", db: 9 });
+        assert.deepStrictEqual(pg, {
+            engine: "postgresql",
+            app: "a",
+            namespace: "a",
+            connectionLimit: 7,
+            statementTimeoutSeconds: 300,
+            idleInTransactionTimeoutSeconds: 60,
+        });
+        assert.deepStrictEqual(redis, { engine: "redis", app: "a", namespace: "a", db: 9, scripting: false });
     });
 
     it("sums capacity per engine and in total", () => {
