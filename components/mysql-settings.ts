@@ -14,7 +14,10 @@ export interface MysqlTuning {
 }
 
 export const MYSQL_DEFAULT_MAX_USER_CONNECTIONS = 20;
-/** Connections kept for the admin (pulumi up, probes) beyond the tenants' limits. */
+/**
+ * Connections kept for the admin beyond the tenants' limits: the provider's one (maxOpenConns)
+ * and the liveness probe's. MySQL lets root take one more when all are in use (CONNECTION_ADMIN).
+ */
 export const MYSQL_ADMIN_RESERVED_CONNECTIONS = 2;
 const BUFFER_POOL_CHUNK = 128 * MIB;
 

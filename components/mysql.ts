@@ -92,6 +92,8 @@ export class MysqlServer extends pulumi.ComponentResource {
                 endpoint: pulumi.interpolate`${adminHost}:${adminPort}`,
                 username: MYSQL_ADMIN_USER,
                 password: pulumi.secret(rootPassword.result),
+                // Budgeted with the liveness probe's (MYSQL_ADMIN_RESERVED_CONNECTIONS).
+                maxOpenConns: 1,
             },
             { parent: this, dependsOn: [running.ready] },
         );

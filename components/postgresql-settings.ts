@@ -1,8 +1,9 @@
 // PostgreSQL server settings sized to the container, and the limits each tenant role gets (pure:
 // no Pulumi). Memory: shared_buffers a quarter of the limit; work_mem such that every allowed
-// connection using it at once still fits; max_connections from memory. A tenant cannot raise
-// temp_file_limit (superuser-only); it can raise work_mem, statement_timeout and
-// idle_in_transaction_session_timeout in its own session (PostgreSQL lets every role set those).
+// connection sorting with the default at once still fits (a default, not a cap: hash nodes may
+// use twice it, and PostgreSQL lets every role raise work_mem, statement_timeout and
+// idle_in_transaction_session_timeout in its own session); max_connections from memory. A tenant
+// cannot raise temp_file_limit (superuser-only).
 import { KIB, MIB, formatBytes, parseMemoryBytes } from "../infra/quantities";
 import type { ConnectionBudget } from "./connection-budget";
 
@@ -21,17 +22,26 @@ export interface PostgresqlTuning {
 /** Per tenant role, `apps.<app>.postgresql.*`: defaults of the role's sessions. */
 export interface PostgresqlRoleLimits {
     connectionLimit: number;
-    /** 0: no limit. */
+    /** 0: no limit (the role's setting is reset; no server-wide statement_timeout is set). */
     statementTimeoutSeconds: number;
-    /** 0: no limit. */
+    /** At least 1 (the provider would reset 0 to the server's 60 s). */
     idleInTransactionTimeoutSeconds: number;
 }
 
 export const POSTGRES_DEFAULT_CONNECTION_LIMIT = 20;
 export const POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS = 300;
 export const POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 60;
-/** Slots only the admin may use once tenants have taken the rest (pulumi up, probes). */
+/**
+ * PostgreSQL admits a non-superuser only while this many slots stay free, whoever holds the
+ * others: the admin can still connect when everything else is taken.
+ */
 export const POSTGRES_SUPERUSER_RESERVED_CONNECTIONS = 3;
+/**
+ * Connections the admin itself holds at the most: `pulumi up` (the provider's maxConnections,
+ * 2) and the liveness probe (1). They count against what tenants may hold, so they are budgeted.
+ */
+export const POSTGRES_PROVIDER_MAX_CONNECTIONS = 2;
+export const POSTGRES_ADMIN_CONNECTIONS = POSTGRES_PROVIDER_MAX_CONNECTIONS + 1;
 /** A connection that has not authenticated by then is closed. */
 export const POSTGRES_AUTHENTICATION_TIMEOUT_SECONDS = 10;
 
@@ -76,8 +86,9 @@ export function postgresqlTuningProblems(memoryLimit: string, storageGi: number,
     const problems: string[] = [];
     const limit = parseMemoryBytes(memoryLimit);
     const s = postgresqlServerSettings(memoryLimit, storageGi, tuning);
-    if (s.maxConnections <= s.superuserReservedConnections) {
-        problems.push(`maxConnections: ${s.maxConnections} leaves no connection for tenants; the admin keeps ${s.superuserReservedConnections}`);
+    const admin = s.superuserReservedConnections + POSTGRES_ADMIN_CONNECTIONS;
+    if (s.maxConnections <= admin) {
+        problems.push(`maxConnections: ${s.maxConnections} leaves no connection for tenants; the admin keeps ${admin}`);
     }
     if (tuning.sharedBuffers !== undefined && s.sharedBuffersBytes < 128 * KIB) problems.push(`sharedBuffers: ${tuning.sharedBuffers} is below PostgreSQL's minimum of 128Ki`);
     if (tuning.workMem !== undefined && s.workMemBytes < 64 * KIB) problems.push(`workMem: ${tuning.workMem} is below PostgreSQL's minimum of 64Ki`);
@@ -96,7 +107,7 @@ export function postgresqlTuningProblems(memoryLimit: string, storageGi: number,
 export function postgresqlConnectionBudget(s: PostgresqlServerSettings, tenants: { app: string; connectionLimit?: number }[]): ConnectionBudget {
     return {
         maxConnections: s.maxConnections,
-        reserved: s.superuserReservedConnections,
+        reserved: s.superuserReservedConnections + POSTGRES_ADMIN_CONNECTIONS,
         tenants: tenants.map((t) => ({ app: t.app, limit: t.connectionLimit ?? POSTGRES_DEFAULT_CONNECTION_LIMIT })),
     };
 }
@@ -125,7 +136,10 @@ export function postgresqlRoleStatements(role: string, password: string, limits:
     const name = quoteIdent(role);
     return [
         `CREATE ROLE ${name} LOGIN PASSWORD ${quoteLiteral(password)} CONNECTION LIMIT ${limits.connectionLimit}`,
-        `ALTER ROLE ${name} SET statement_timeout = ${limits.statementTimeoutSeconds * 1000}`,
+        // The provider resets a 0 (the server default: none) rather than setting it.
+        limits.statementTimeoutSeconds === 0
+            ? `ALTER ROLE ${name} RESET statement_timeout`
+            : `ALTER ROLE ${name} SET statement_timeout = ${limits.statementTimeoutSeconds * 1000}`,
         `ALTER ROLE ${name} SET idle_in_transaction_session_timeout = ${limits.idleInTransactionTimeoutSeconds * 1000}`,
         `CREATE DATABASE ${name} OWNER ${name}`,
         `REVOKE ALL ON DATABASE ${name} FROM PUBLIC`,

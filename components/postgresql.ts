@@ -12,6 +12,7 @@ import {
     POSTGRES_DEFAULT_CONNECTION_LIMIT,
     POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
     POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+    POSTGRES_PROVIDER_MAX_CONNECTIONS,
     PostgresqlTuning,
     postgresqlConnectionBudget,
     postgresqlServerArgs,
@@ -29,7 +30,7 @@ export interface PostgresqlTenantSpec extends TenantSpecBase {
     connectionLimit?: number;
     /** The role's default statement_timeout (0: none); the app may change it in its session. @default 300 */
     statementTimeoutSeconds?: number;
-    /** The role's default idle_in_transaction_session_timeout (0: none). @default 60 */
+    /** The role's default idle_in_transaction_session_timeout (at least 1). @default 60 */
     idleInTransactionTimeoutSeconds?: number;
 }
 
@@ -111,6 +112,8 @@ export class PostgresqlServer extends pulumi.ComponentResource {
                 database: "postgres",
                 sslmode: "disable",
                 superuser: true,
+                // Budgeted: what the admin holds counts against the tenants' share (postgresqlConnectionBudget).
+                maxConnections: POSTGRES_PROVIDER_MAX_CONNECTIONS,
                 connectTimeout: 30,
             },
             { parent: this, dependsOn: [running.ready] },

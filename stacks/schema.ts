@@ -100,7 +100,7 @@ const appPostgresql = z.strictObject({
     hostPort: hostPort.optional(),
     connectionLimit: z.number().int().min(1).optional(),
     statementTimeoutSeconds: seconds.optional(),
-    idleInTransactionTimeoutSeconds: seconds.optional(),
+    idleInTransactionTimeoutSeconds: seconds.min(1).optional(),
 });
 const appMysql = z.strictObject({
     placement: placement.optional(),

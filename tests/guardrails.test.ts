@@ -109,7 +109,7 @@ describe("guardrails: server settings derived from the memory limit", () => {
     it("shows the derived settings and the connection budget in `capacity`", () => {
         const capacity = capacityOf(planTopology(parseStackConfig(config({ postgresql: {}, mysql: {} }, { a: { postgresql: { connectionLimit: 30 }, mysql: {} }, b: { postgresql: {} } }))));
         const pg = capacity.servers.find((s) => s.name === "postgresql")!;
-        assert.deepStrictEqual(pg.connections, { tenants: 50, reserved: 3, max: 102 });
+        assert.deepStrictEqual(pg.connections, { tenants: 50, reserved: 6, max: 102 });
         assert.strictEqual(pg.settings.shared_buffers, "128Mi");
         assert.deepStrictEqual(capacity.servers.find((s) => s.name === "mysql")!.connections, { tenants: 20, reserved: 2, max: 128 });
     });
@@ -117,20 +117,20 @@ describe("guardrails: server settings derived from the memory limit", () => {
 
 describe("guardrails: connection budget", () => {
     it("rejects a shared PostgreSQL server whose tenants' limits exceed max_connections, naming server, sum, limit and tenants", () => {
-        // 512Mi: max_connections 102, 3 kept for the admin: 5 × 20 = 100 does not fit.
+        // 512Mi: max_connections 102; 3 reserved + 3 the admin holds (pulumi up 2, probe 1): 5 × 20 = 100 does not fit.
         const problems = problemsOf(config({ postgresql: {} }, apps(5, { postgresql: {} })));
         assert.deepStrictEqual(problems, [
             "engines.postgresql.maxConnections: server postgresql: the tenants' connection limits add up to 100 (a0 20, a1 20, a2 20, a3 20, a4 20), " +
-                "plus 3 kept for the admin, 103 > max_connections 102; lower the apps' limits, raise maxConnections or the memory limit, or move an app to a dedicated server",
+                "plus 6 kept for the admin, 106 > max_connections 102; lower the apps' limits, raise maxConnections or the memory limit, or move an app to a dedicated server",
         ]);
         assert.doesNotThrow(() => parseStackConfig(config({ postgresql: {} }, apps(4, { postgresql: {} }))));
-        assert.doesNotThrow(() => parseStackConfig(config({ postgresql: { maxConnections: 103 } }, apps(5, { postgresql: {} }))));
+        assert.doesNotThrow(() => parseStackConfig(config({ postgresql: { maxConnections: 106 } }, apps(5, { postgresql: {} }))));
         assert.doesNotThrow(() => parseStackConfig(config({ postgresql: { placement: "dedicated" } }, apps(5, { postgresql: {} }))));
     });
 
     it("checks each dedicated server and MySQL the same way", () => {
         const dedicated = problemsOf(config({ postgresql: { placement: "dedicated" } }, { big: { postgresql: { connectionLimit: 100 } } }));
-        assert.match(dedicated[0], /^engines\.postgresql\.maxConnections: server postgresql-big: .* 103 > max_connections 102/);
+        assert.match(dedicated[0], /^engines\.postgresql\.maxConnections: server postgresql-big: .* 106 > max_connections 102/);
         // MySQL at 1Gi: max_connections 128, 2 kept: 7 × 20 = 140 does not fit.
         const mysql = problemsOf(config({ mysql: {} }, apps(7, { mysql: {} })));
         assert.match(mysql[0], /^engines\.mysql\.maxConnections: server mysql: the tenants' connection limits add up to 140 .* 142 > max_connections 128/);
