@@ -9,7 +9,7 @@ import type { ConnectionBudget } from "./connection-budget";
 export interface MysqlTuning {
     /** @default one per 8 MiB of the memory limit, at least 20 */
     maxConnections?: number;
-    /** Memory quantity. @default half the memory limit, in 128Mi chunks */
+    /** Memory quantity. @default half the memory limit, in 128Mi chunks from a 256Mi limit up */
     innodbBufferPoolSize?: string;
 }
 
@@ -38,7 +38,7 @@ export function mysqlServerSettings(memoryLimit: string, tuning: MysqlTuning = {
     const pool =
         tuning.innodbBufferPoolSize !== undefined
             ? parseMemoryBytes(tuning.innodbBufferPoolSize)
-            : Math.max(BUFFER_POOL_CHUNK, Math.floor(limit / 2 / BUFFER_POOL_CHUNK) * BUFFER_POOL_CHUNK);
+            : defaultBufferPool(limit);
     return {
         maxConnections: tuning.maxConnections ?? defaultMysqlMaxConnections(memoryLimit),
         innodbBufferPoolBytes: pool,
@@ -47,6 +47,12 @@ export function mysqlServerSettings(memoryLimit: string, tuning: MysqlTuning = {
         temptableMaxRamBytes: clamp(Math.floor(limit / 16 / MIB) * MIB, 2 * MIB, 1024 * MIB),
         connectTimeoutSeconds: 5,
     };
+}
+
+/** Half the limit: in whole 128Mi chunks from 256Mi up, in MiB below (never the whole container). */
+function defaultBufferPool(limit: number): number {
+    const half = limit / 2;
+    return half >= BUFFER_POOL_CHUNK ? Math.floor(half / BUFFER_POOL_CHUNK) * BUFFER_POOL_CHUNK : Math.max(5 * MIB, Math.floor(half / MIB) * MIB);
 }
 
 export function defaultMysqlMaxConnections(memoryLimit: string): number {
@@ -60,14 +66,10 @@ export function mysqlTuningProblems(memoryLimit: string, tuning: MysqlTuning): s
     if (s.maxConnections <= MYSQL_ADMIN_RESERVED_CONNECTIONS) {
         problems.push(`maxConnections: ${s.maxConnections} leaves no connection for tenants; the admin keeps ${MYSQL_ADMIN_RESERVED_CONNECTIONS}`);
     }
-    if (tuning.innodbBufferPoolSize !== undefined) {
-        if (s.innodbBufferPoolBytes < 5 * MIB) problems.push(`innodbBufferPoolSize: ${tuning.innodbBufferPoolSize} is below MySQL's minimum of 5Mi`);
-        if (s.innodbBufferPoolBytes >= parseMemoryBytes(memoryLimit) * 0.8) {
-            problems.push(
-                `innodbBufferPoolSize: ${tuning.innodbBufferPoolSize} leaves less than 20 % of resources.limits.memory ${memoryLimit} ` +
-                    "for connections and the server itself",
-            );
-        }
+    const pool = tuning.innodbBufferPoolSize ?? `${s.innodbBufferPoolBytes / MIB}Mi (derived)`;
+    if (s.innodbBufferPoolBytes < 5 * MIB) problems.push(`innodbBufferPoolSize: ${pool} is below MySQL's minimum of 5Mi`);
+    if (s.innodbBufferPoolBytes >= parseMemoryBytes(memoryLimit) * 0.8) {
+        problems.push(`innodbBufferPoolSize: ${pool} leaves less than 20 % of resources.limits.memory ${memoryLimit} for connections and the server itself`);
     }
     return problems;
 }

@@ -2,9 +2,16 @@
 // (a dynamic provider built on node-redis). It generates the user's password on create and keeps
 // it (a secret output). Create and update are idempotent (`ACL SETUSER ... reset` rewrites the
 // user whatever it was), every change is persisted with `ACL SAVE`, and read notices a user that
-// disappeared (e.g. a wiped volume) so the next `pulumi up` recreates it.
+// disappeared (e.g. a wiped volume) so the next `pulumi up` recreates it, or whose rights differ
+// from what this program grants (changed by hand, or a server upgraded to a Redis that knows more
+// of the listed commands) so the next `pulumi up` rewrites it.
+//
+// The allow-list names commands of newer Redis versions too, and `ACL SETUSER` refuses a whole user
+// for one unknown command name, so the provider asks the server (`COMMAND LIST`) and grants only the
+// listed commands it knows. The state's `rules` keep the full list, so `diff` does not depend on
+// the server.
 import * as pulumi from "@pulumi/pulumi";
-import { tenantAclRules, tenantSetUserCommand } from "./redis-acl";
+import { aclUserFields, allowedCommands, knownRules, ruleCategories, sha256, tenantAclRules, tenantSetUserCommand, tenantUserDifferences } from "./redis-acl";
 
 export interface RedisAclUserArgs {
     /** Where `pulumi up` reaches the server's admin port. */
@@ -14,6 +21,14 @@ export interface RedisAclUserArgs {
     adminPassword: pulumi.Input<string>;
     /** The tenant's user name; also its key prefix. */
     user: string;
+    /** Scripting commands too (a server with this one tenant only). */
+    scripting: boolean;
+    /**
+     * The server's image (or version). A new one may know more of the listed commands, and the
+     * rules Redis 7.0 saved (folded into categories) are read again by the new version: a change
+     * rewrites the user once the server runs it.
+     */
+    serverImage?: pulumi.Input<string>;
 }
 
 export interface RedisAclUserState {
@@ -22,6 +37,8 @@ export interface RedisAclUserState {
     adminUser: string;
     adminPassword: string;
     user: string;
+    scripting: boolean;
+    serverImage?: string;
     /** Generated on create: 32 alphanumeric characters (URL-safe). */
     password: string;
     /** What the user may do, to notice rule changes between versions of this program. */
@@ -67,12 +84,25 @@ async function withAdmin<T>(props: Inputs, action: string, fn: (send: (args: str
     }
 }
 
+/** The server's command names (`container|subcommand` for subcommands), lower-case. */
+async function knownCommands(props: Inputs, send: (args: string[]) => Promise<unknown>): Promise<Set<string>> {
+    let names: unknown;
+    try {
+        names = await send(["COMMAND", "LIST"]);
+    } catch (err) {
+        // Redis 6 has no COMMAND LIST; nor does it refuse SORT BY/GET patterns to tenants.
+        throw new Error(`Redis at ${props.host}:${props.port} did not answer COMMAND LIST (${(err as Error).message}); tenant users need Redis 7.0 or newer.`);
+    }
+    return new Set((names as string[]).map((n) => String(n).toLowerCase()));
+}
+
 async function applyUser(props: Inputs, password: string): Promise<RedisAclUserState> {
+    const options = { scripting: props.scripting ?? false };
     await withAdmin(props, `set ACL user ${props.user}`, async (send) => {
-        await send(tenantSetUserCommand(props.user, password));
+        await send(tenantSetUserCommand(props.user, password, options, await knownCommands(props, send)));
         await send(["ACL", "SAVE"]);
     });
-    return { ...props, password, rules: tenantAclRules(props.user).join(" ") };
+    return { ...props, scripting: options.scripting, password, rules: tenantAclRules(props.user, options).join(" ") };
 }
 
 export const redisAclUserProvider: pulumi.dynamic.ResourceProvider<Inputs, RedisAclUserState> = {
@@ -82,10 +112,14 @@ export const redisAclUserProvider: pulumi.dynamic.ResourceProvider<Inputs, Redis
     },
 
     async diff(_id, olds, news) {
-        // A new user name is a new user; new rules (a newer version of this program) an update.
-        // Connection details (host, port, admin password) do not change the user itself.
+        // A new user name is a new user; new rules (a newer version of this program, scripting on
+        // or off) or a new server image an update. Connection details (host, port, admin
+        // password) do not change the user itself.
         const replaces = olds.user !== news.user ? ["user"] : [];
-        const changes = replaces.length > 0 || olds.rules !== tenantAclRules(news.user).join(" ");
+        const changes =
+            replaces.length > 0 ||
+            olds.rules !== tenantAclRules(news.user, { scripting: news.scripting ?? false }).join(" ") ||
+            (olds.serverImage ?? "") !== (news.serverImage ?? "");
         return { changes, replaces };
     },
 
@@ -106,8 +140,20 @@ export const redisAclUserProvider: pulumi.dynamic.ResourceProvider<Inputs, Redis
 
     async read(id, props) {
         const current = props as RedisAclUserState;
-        const exists = await withAdmin(current, `read ACL user ${current.user}`, async (send) => (await send(["ACL", "GETUSER", current.user])) !== null);
-        return exists ? { id, props: current } : {};
+        return withAdmin(current, `read ACL user ${current.user}`, async (send) => {
+            const live = await send(["ACL", "GETUSER", current.user]);
+            if (live === null) return {};
+            // Compared by what the rules allow: Redis shows them in its own words.
+            const known = await knownCommands(current, send);
+            const expectedRules = tenantAclRules(current.user, { scripting: current.scripting ?? false });
+            const liveRules = String(aclUserFields(live).get("commands") ?? "").split(" ");
+            const categories = new Map<string, string[]>();
+            for (const c of ruleCategories([...expectedRules, ...liveRules])) categories.set(c, ((await send(["ACL", "CAT", c])) as string[]).map(String));
+            const expected = allowedCommands(knownRules(expectedRules, known), known, categories);
+            const differences = tenantUserDifferences(live, current.user, sha256(current.password), expected, allowedCommands(liveRules, known, categories));
+            // Other rules in the state make the next diff an update, which rewrites the user.
+            return { id, props: differences.length === 0 ? current : { ...current, rules: `differs on the server: ${differences.join("; ")}` } };
+        });
     },
 };
 

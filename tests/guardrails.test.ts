@@ -66,7 +66,7 @@ describe("guardrails: server settings derived from the memory limit", () => {
         it(`MySQL at ${limit}: buffer pool half the limit in 128Mi chunks, session ceilings far below the limit`, () => {
             const s = mysqlServerSettings(limit);
             assert.strictEqual(s.innodbBufferPoolBytes % (128 * MIB), 0);
-            assert.ok(s.innodbBufferPoolBytes <= Math.max(128 * MIB, bytes / 2));
+            assert.ok(s.innodbBufferPoolBytes <= bytes / 2);
             assert.ok(s.tmpTableBytes <= 64 * MIB && s.sessionBufferCeilingBytes <= 16 * MIB);
             assert.ok(s.maxConnections * (s.tmpTableBytes + s.sessionBufferCeilingBytes) > 0);
         });
@@ -76,6 +76,11 @@ describe("guardrails: server settings derived from the memory limit", () => {
             assert.strictEqual(mongodbServerSettings(limit).wiredTigerCacheSizeGB, expected);
         });
     }
+
+    it("MySQL below 256Mi: the buffer pool stays half the limit, never the whole container", () => {
+        assert.strictEqual(mysqlServerSettings("128Mi").innodbBufferPoolBytes, 64 * MIB);
+        assert.strictEqual(mysqlServerSettings("200Mi").innodbBufferPoolBytes, 100 * MIB);
+    });
 
     it("takes operator overrides, and rejects ones that do not fit the container", () => {
         const ok = parseStackConfig(

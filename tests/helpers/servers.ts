@@ -89,23 +89,83 @@ export function tempDir(prefix: string): { dir: string; remove(): void } {
 /**
  * Starts MariaDB (Debian package `mariadb-server`) on 127.0.0.1:`port` with a fresh data
  * directory in `dir`; root@127.0.0.1 has no password. stop() ends it.
+ * `serverArgs` are further mariadbd options (e.g. the ones a program renders): they come after
+ * the helper's small default buffer pool, so they override it, and before the helper's data
+ * and scratch directories, port, socket and bind options, which always win.
  */
-export async function startMariadb(options: { port: number; dir: string }): Promise<RunningTestServer> {
+export async function startMariadb(options: { port: number; dir: string; serverArgs?: string[] }): Promise<RunningTestServer> {
     const install = requireBinary("mariadb-install-db", "run .ci/run, or: apt-get install -y mariadb-server");
     const server = requireBinary("mariadbd", "run .ci/run, or: apt-get install -y mariadb-server");
     const data = path.join(options.dir, "data");
+    // Its own scratch directory: a starting mariadbd deletes every `#sql*` file in its tmpdir,
+    // including those of other servers (and installs) running at the same time.
+    const scratch = path.join(options.dir, "tmp");
+    fs.mkdirSync(scratch, { recursive: true });
     const asRoot = process.getuid?.() === 0 ? ["--user=root"] : [];
-    execFileSync(install, [...asRoot, `--datadir=${data}`, "--auth-root-authentication-method=normal", "--skip-test-db"], { stdio: "pipe" });
+    // Not execFileSync: several servers may be installed at once.
+    await new Promise<void>((resolve, reject) => {
+        let output = "";
+        const installArgs = [...asRoot, `--datadir=${data}`, `--tmpdir=${scratch}`, "--auth-root-authentication-method=normal", "--skip-test-db"];
+        const child = spawn(install, installArgs, { stdio: ["ignore", "pipe", "pipe"] });
+        child.stdout!.on("data", (d) => (output += d));
+        child.stderr!.on("data", (d) => (output += d));
+        child.once("error", reject);
+        child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`mariadb-install-db exited with ${code}:\n${output}`))));
+    });
     const args = [
         "--no-defaults",
         ...asRoot,
+        "--innodb-buffer-pool-size=32M",
+        ...(options.serverArgs ?? []),
         `--datadir=${data}`,
+        `--tmpdir=${scratch}`,
         `--port=${options.port}`,
         "--bind-address=127.0.0.1",
         `--socket=${path.join(options.dir, "mysqld.sock")}`,
         `--pid-file=${path.join(options.dir, "mysqld.pid")}`,
         "--skip-log-bin",
-        "--innodb-buffer-pool-size=32M",
     ];
-    return serve(server, args, options.port, 60000);
+    let output = "";
+    const child = spawn(server, args, { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.on("data", (d) => (output += d));
+    child.stderr!.on("data", (d) => (output += d));
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const running = () => child.exitCode === null && child.signalCode === null;
+    // A SIGTERM that arrives while mariadbd is still starting can leave it hanging (seen in
+    // init_slave when stopped right after it began to listen): readiness below waits for the
+    // handshake, and stop() follows up with SIGKILL.
+    const stop = async () => {
+        if (!running()) return;
+        child.kill("SIGTERM");
+        const kill = setTimeout(() => child.kill("SIGKILL"), 10000);
+        await exited;
+        clearTimeout(kill);
+    };
+    // Ready once it sends the protocol handshake: mariadbd listens (and the kernel accepts
+    // connections) before it serves them.
+    const greets = () =>
+        new Promise<boolean>((resolve) => {
+            const socket = net.connect(options.port, "127.0.0.1");
+            const done = (greeted: boolean) => {
+                clearTimeout(timer);
+                socket.destroy();
+                resolve(greeted);
+            };
+            const timer = setTimeout(() => done(false), 1000);
+            socket.once("data", () => done(true));
+            socket.once("error", () => done(false));
+            socket.once("close", () => done(false));
+        });
+    const deadline = Date.now() + 60000;
+    try {
+        while (!(await greets())) {
+            if (!running()) throw new Error(`mariadbd exited with ${child.exitCode ?? child.signalCode}:\n${output}`);
+            if (Date.now() > deadline) throw new Error(`mariadbd did not answer on 127.0.0.1:${options.port} within 60000 ms:\n${output}`);
+            await new Promise((r) => setTimeout(r, 50));
+        }
+    } catch (err) {
+        await stop();
+        throw err;
+    }
+    return { port: options.port, stop };
 }
