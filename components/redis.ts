@@ -67,12 +67,13 @@ export class RedisServer extends pulumi.ComponentResource {
         if (tuningProblems.length > 0) throw new Error(`RedisServer ${name}: ${tuningProblems.join("; ")}`);
         const settings = redisServerSettings(args.resources.limits.memory, args.tuning);
 
+        const image = args.image ?? `redis:${args.version}`;
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
         const running = args.runtime.run(
             {
                 engine: "redis",
                 name,
-                image: args.image ?? `redis:${args.version}`,
+                image,
                 port: REDIS_PORT,
                 hostPort: args.hostPort,
                 // The ACL file on the data volume is seeded from the bootstrap file (see redisStartScript).
@@ -94,7 +95,7 @@ export class RedisServer extends pulumi.ComponentResource {
                 readinessCommand: redisReadinessCommand(),
                 // PING is refused with BUSY while a script runs, and with LOADING during a restart's
                 // replay (the startup probe allows for that): a TCP check would pass both.
-                livenessCommand: redisReadinessCommand(),
+                livenessCommand: redisLivenessCommand(),
                 clientNamespaces: clientNamespaces(args.tenants),
                 uid: REDIS_UID,
                 protect: args.protect ?? false,
@@ -110,7 +111,7 @@ export class RedisServer extends pulumi.ComponentResource {
         };
 
         this.tenants = Object.fromEntries(
-            args.tenants.map((t) => [t.app, new RedisTenant(tenantName(t.app, "redis"), { ...t, admin, host: this.host, port: this.port }, { parent: this })]),
+            args.tenants.map((t) => [t.app, new RedisTenant(tenantName(t.app, "redis"), { ...t, admin, serverImage: image, host: this.host, port: this.port }, { parent: this })]),
         );
         this.registerOutputs({ host: this.host, port: this.port });
     }
@@ -121,6 +122,18 @@ export function redisReadinessCommand(port = REDIS_PORT): string[] {
     return ["sh", "-c", `redis-cli -h 127.0.0.1 -p ${port} --user ${REDIS_ADMIN_USER} ping | grep -q PONG`];
 }
 
+/**
+ * Like readiness, but a server that refuses the probe because every client slot is taken still
+ * answers: restarting it would hand anyone who can open sockets a way to restart it for all.
+ */
+export function redisLivenessCommand(port = REDIS_PORT): string[] {
+    return [
+        "sh",
+        "-c",
+        `out=$(redis-cli -h 127.0.0.1 -p ${port} --user ${REDIS_ADMIN_USER} ping 2>&1); case "$out" in *PONG*|*"max number of clients reached"*) exit 0;; esac; exit 1`,
+    ];
+}
+
 export interface RedisCredentials extends PasswordCredentials {
     url: string;
     db: number;
@@ -128,6 +141,8 @@ export interface RedisCredentials extends PasswordCredentials {
 }
 
 export interface RedisTenantArgs extends RedisTenantSpec {
+    /** The server's image: when it changes, the tenant's ACL user is written anew. */
+    serverImage?: string;
     /** Where apps reach the server. */
     host: pulumi.Input<string>;
     port: pulumi.Input<number>;
@@ -153,6 +168,8 @@ export class RedisTenant extends pulumi.ComponentResource implements Tenant {
                 adminPassword: pulumi.secret(args.admin.password),
                 user: args.app,
                 scripting: args.scripting ?? false,
+                // A new image rewrites the users with the explicit list (an older Redis saved them as categories).
+                serverImage: args.serverImage,
             },
             { parent: this, dependsOn: [args.admin.ready] },
         );

@@ -8,7 +8,7 @@ import { PostgresqlServer, PostgresqlServerArgs, PostgresqlTenant, postgresqlLiv
 import { postgresqlServerArgs, postgresqlServerSettings } from "../components/postgresql-settings";
 import { redisServerArgs, redisServerSettings } from "../components/redis-settings";
 import { appEnvironment } from "../components/environment";
-import { RedisServer, RedisServerArgs, redisReadinessCommand } from "../components/redis";
+import { RedisServer, RedisServerArgs, redisLivenessCommand } from "../components/redis";
 import { redisStartScript } from "../components/redis-acl";
 import { CONFIG_HASH_ANNOTATION, KubernetesRuntime } from "../infra/kubernetes";
 import { RecordedResource, finder, isSecretWrapper, runProgram, valueOf } from "./helpers/pulumi";
@@ -205,7 +205,7 @@ describe("components", () => {
                 "--port", "6379", "--aclfile", "/data/users.acl", "--databases", "32", "--dir", "/data", "--appendonly", "yes",
                 ...redisServerArgs(redisServerSettings(RESOURCES.limits.memory)),
             ]);
-            assert.deepStrictEqual(c.livenessProbe.exec.command, redisReadinessCommand());
+            assert.deepStrictEqual(c.livenessProbe.exec.command, redisLivenessCommand());
             assert.deepStrictEqual(c.volumeMounts, [
                 { name: "data", mountPath: "/data" },
                 { name: "config", mountPath: "/etc/redis/bootstrap", readOnly: true },
