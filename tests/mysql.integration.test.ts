@@ -6,34 +6,15 @@
 import * as assert from "assert";
 import { execFile } from "child_process";
 import * as net from "net";
-import * as pulumi from "@pulumi/pulumi";
 import * as mysql from "mysql2/promise";
 import { appEnvironment } from "../components/environment";
 import { MYSQL_PORT, MysqlServer, MysqlTenantSpec, grantDatabasePattern, mysqlLivenessCommand } from "../components/mysql";
 import { MysqlConnectionLimitState, mysqlConnectionLimitProvider } from "../components/mysql-connection-limit";
 import { MYSQL_ADMIN_RESERVED_CONNECTIONS, MYSQL_ONLY_OPTIONS, mysqlServerSettings } from "../components/mysql-settings";
-import { RunningServer, ServerRuntime, ServerSpec } from "../infra/runtime";
+import { ServerRuntime, ServerSpec } from "../infra/runtime";
 import { finder, runProgram, valueOf } from "./helpers/pulumi";
 import { RunningTestServer, freePort, requireBinary, startMariadb, tempDir } from "./helpers/servers";
-
-/** A runtime that runs nothing: it captures what the engine asks for and answers with loopback. */
-class CapturingRuntime implements ServerRuntime {
-    readonly target = "docker" as const;
-    spec?: ServerSpec;
-    constructor(private readonly port: number) {}
-    run(spec: ServerSpec, parent: pulumi.Resource): RunningServer {
-        this.spec = spec;
-        const host = pulumi.output("127.0.0.1");
-        const port = pulumi.output(this.port);
-        return { host, port, adminHost: host, adminPort: port, ready: new Ready(`${spec.name}-ready`, parent) };
-    }
-}
-
-class Ready extends pulumi.CustomResource {
-    constructor(name: string, parent: pulumi.Resource) {
-        super("test:server:Ready", name, {}, { parent });
-    }
-}
+import { CapturingRuntime } from "./helpers/capture";
 
 const CONNECTION_LIMIT = "pulumi-nodejs:dynamic/mysql:ConnectionLimit";
 const GIB = 1024 * 1024 * 1024;

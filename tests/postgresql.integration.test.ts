@@ -7,7 +7,6 @@
 import * as assert from "assert";
 import { spawn } from "child_process";
 import * as net from "net";
-import * as pulumi from "@pulumi/pulumi";
 import { Client } from "pg";
 import { POSTGRES_ADMIN_USER, POSTGRES_PORT, PostgresqlServer, PostgresqlTenantSpec, postgresqlLivenessCommand } from "../components/postgresql";
 import {
@@ -18,29 +17,11 @@ import {
     PostgresqlRoleLimits,
     postgresqlRoleStatements,
 } from "../components/postgresql-settings";
-import { RunningServer, ServerRuntime, ServerSpec } from "../infra/runtime";
+import { ServerRuntime, ServerSpec } from "../infra/runtime";
 import { RunningPostgres, initPostgres, startPostgres } from "./helpers/postgres";
 import { RecordedResource, finder, runProgram, valueOf } from "./helpers/pulumi";
 import { freePort, tempDir } from "./helpers/servers";
-
-/** A runtime that runs nothing: it captures what the engine asks for and answers with loopback. */
-class CapturingRuntime implements ServerRuntime {
-    readonly target = "docker" as const;
-    spec?: ServerSpec;
-    constructor(private readonly port: number) {}
-    run(spec: ServerSpec, parent: pulumi.Resource): RunningServer {
-        this.spec = spec;
-        const host = pulumi.output("127.0.0.1");
-        const port = pulumi.output(this.port);
-        return { host, port, adminHost: host, adminPort: port, ready: new Ready(`${spec.name}-ready`, parent) };
-    }
-}
-
-class Ready extends pulumi.CustomResource {
-    constructor(name: string, parent: pulumi.Resource) {
-        super("test:server:Ready", name, {}, { parent });
-    }
-}
+import { CapturingRuntime } from "./helpers/capture";
 
 const ROLE = "postgresql:index/role:Role";
 const DATABASE = "postgresql:index/database:Database";

@@ -6,35 +6,15 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import { appEnvironment } from "../../components/environment";
 import { RedisServer } from "../../components/redis";
 import { redisStartScript } from "../../components/redis-acl";
 import { RedisAclUserState, redisAclUserProvider } from "../../components/redis-acl-user";
-import { RunningServer, ServerRuntime, ServerSpec } from "../../infra/runtime";
+import { ServerRuntime, ServerSpec } from "../../infra/runtime";
 import { REDIS_ACL_USER, finder, runProgram, valueOf } from "./pulumi";
 import { RunningTestServer, freePort, startRedis, tempDir } from "./servers";
-
-/** A runtime that runs nothing: it captures what the engine asks for and answers with loopback. */
-export class CapturingRuntime implements ServerRuntime {
-    readonly target = "docker" as const;
-    spec?: ServerSpec;
-    constructor(private readonly port: number) {}
-    run(spec: ServerSpec, parent: pulumi.Resource): RunningServer {
-        this.spec = spec;
-        const host = pulumi.output("127.0.0.1");
-        const port = pulumi.output(this.port);
-        // A stand-in for the started server (a component here would make tenants wait on themselves).
-        const ready = new Ready(`${spec.name}-ready`, parent);
-        return { host, port, adminHost: host, adminPort: port, ready };
-    }
-}
-
-class Ready extends pulumi.CustomResource {
-    constructor(name: string, parent: pulumi.Resource) {
-        super("test:server:Ready", name, {}, { parent });
-    }
-}
+import { CapturingRuntime } from "./capture";
+export { CapturingRuntime };
 
 /** The provider's inputs of one tenant user. */
 export type UserInputs = { host: string; port: number; adminUser: string; adminPassword: string; user: string; scripting: boolean };
