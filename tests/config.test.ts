@@ -3,6 +3,7 @@ import { ConfigError, parseStackConfig } from "../stacks/config";
 import { loadStackConfig, runStack } from "../stacks/program";
 import { readRawConfig } from "../stacks/read";
 import { runProgram } from "./helpers/pulumi";
+import { problemsOf } from "./helpers/config";
 
 function base(): Record<string, any> {
     return {
@@ -15,17 +16,6 @@ function base(): Record<string, any> {
             lernmi: { postgresql: {}, redis: { db: 1 } },
         },
     };
-}
-
-/** The problems parseStackConfig reports for `raw`; fails if it accepts it. */
-function problemsOf(raw: unknown): string[] {
-    try {
-        parseStackConfig(raw);
-    } catch (err) {
-        assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-        return err.problems;
-    }
-    assert.fail("config was accepted");
 }
 
 function expectProblem(raw: unknown, ...fragments: string[]): void {

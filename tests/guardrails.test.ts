@@ -18,18 +18,9 @@ import { ConfigError, parseStackConfig } from "../stacks/config";
 import { planTopology } from "../stacks/plan";
 import { runProgram } from "./helpers/pulumi";
 import { runStackConfig } from "./helpers/stacks";
+import { problemsOf } from "./helpers/config";
 
 const LIMITS = ["256Mi", "512Mi", "1Gi", "4Gi", "16Gi"];
-
-function problemsOf(raw: unknown): string[] {
-    try {
-        parseStackConfig(raw);
-    } catch (err) {
-        assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-        return err.problems;
-    }
-    assert.fail("config was accepted");
-}
 
 function config(engines: Record<string, unknown>, apps: Record<string, unknown>): Record<string, unknown> {
     return { target: "kubernetes", placement: "shared", kubernetes: { namespace: "databases" }, engines, apps };
