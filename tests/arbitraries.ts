@@ -25,7 +25,7 @@ export interface AppSpec {
     neo4j?: Use;
 }
 
-/** Apps with unique names, each using any of the engines with optional placements (12 × 8 PostgreSQL connections fit the default budget). */
+/** Apps with unique names, each using any of the engines with optional placements. */
 export const appsArb = (maxApps = 12) =>
     fc.uniqueArray(
         fc.record(
@@ -72,9 +72,10 @@ export function rawConfig(stack: { placement: string; postgresqlPlacement?: stri
         placement: stack.placement,
         kubernetes: { namespace: "databases" },
         engines: {
-            postgresql: stack.postgresqlPlacement ? { placement: stack.postgresqlPlacement } : {},
+            // 12 apps at the default 20 connections fit (the budget itself is tested in guardrails.test.ts).
+            postgresql: { maxConnections: 300, ...(stack.postgresqlPlacement ? { placement: stack.postgresqlPlacement } : {}) },
             redis: { databases: 64, ...(stack.redisPlacement ? { placement: stack.redisPlacement } : {}) },
-            // 12 apps × 20 connections fit: the budget itself is tested in config.test.ts.
+            // 12 apps × 20 connections fit: the budget itself is tested in guardrails.test.ts.
             mysql: { maxConnections: 300 },
             mongodb: {},
             qdrant: {},
