@@ -1,11 +1,11 @@
 // What an app reads: the environment variables in its Secret (Kubernetes) or `.env` (Docker),
 // derived from its credentials by one function, so both always agree.
-import type { MongodbCredentials } from "./mongodb";
-import type { MysqlCredentials } from "./mysql";
-import type { Neo4jCredentials } from "./neo4j";
-import type { QdrantCredentials } from "./qdrant";
-import type { PostgresqlCredentials } from "./postgresql";
-import type { RedisCredentials } from "./redis";
+import type { MongodbCredentials } from "./mongodb/mongodb";
+import type { MysqlCredentials } from "./mysql/mysql";
+import type { Neo4jCredentials } from "./neo4j/neo4j";
+import type { QdrantCredentials } from "./qdrant/qdrant";
+import type { PostgresqlCredentials } from "./postgresql/postgresql";
+import type { RedisCredentials } from "./redis/redis";
 
 /** What one app receives, per engine it uses. `password` and `url` are secret. */
 export interface AppCredentials {

@@ -10,12 +10,12 @@ import { appSecretName, dnsName } from "../infra/naming";
 import { ServerRuntime } from "../infra/runtime";
 import { Tenant } from "./credentials";
 import { AppCredentials, appEnvironment } from "./environment";
-import { MongodbServer } from "./mongodb";
-import { MysqlServer } from "./mysql";
-import { Neo4jServer } from "./neo4j";
-import { QdrantServer } from "./qdrant";
-import { PostgresqlServer } from "./postgresql";
-import { RedisServer } from "./redis";
+import { MongodbServer } from "./mongodb/mongodb";
+import { MysqlServer } from "./mysql/mysql";
+import { Neo4jServer } from "./neo4j/neo4j";
+import { QdrantServer } from "./qdrant/qdrant";
+import { PostgresqlServer } from "./postgresql/postgresql";
+import { RedisServer } from "./redis/redis";
 import { Placement, ServerPlan, TenantPlan } from "./types";
 
 export type { AppCredentials } from "./environment";

@@ -1,11 +1,11 @@
 // The typed contract between whoever plans a platform (this repo's stacks/, or another program)
 // and the components that build it. Plain values: they decide which resources exist.
 import { Resources } from "../infra/runtime";
-import type { QdrantCollectionSpec } from "./qdrant";
-import type { MongodbTuning } from "./mongodb-settings";
-import type { MysqlTuning } from "./mysql-settings";
-import type { PostgresqlTuning } from "./postgresql-settings";
-import type { RedisTuning } from "./redis-settings";
+import type { QdrantCollectionSpec } from "./qdrant/qdrant";
+import type { MongodbTuning } from "./mongodb/mongodb-settings";
+import type { MysqlTuning } from "./mysql/mysql-settings";
+import type { PostgresqlTuning } from "./postgresql/postgresql-settings";
+import type { RedisTuning } from "./redis/redis-settings";
 
 export type { Resources, Quantities } from "../infra/runtime";
 

@@ -2,10 +2,10 @@
 // and per server the settings derived from its memory limit and its connection budget.
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
 import { ConnectionBudget } from "../components/connection-budget";
-import { describeMongodbSettings, mongodbServerSettings } from "../components/mongodb-settings";
-import { describeMysqlSettings, mysqlConnectionBudget, mysqlServerSettings } from "../components/mysql-settings";
-import { describePostgresqlSettings, postgresqlConnectionBudget, postgresqlServerSettings } from "../components/postgresql-settings";
-import { describeRedisSettings, redisServerSettings } from "../components/redis-settings";
+import { describeMongodbSettings, mongodbServerSettings } from "../components/mongodb/mongodb-settings";
+import { describeMysqlSettings, mysqlConnectionBudget, mysqlServerSettings } from "../components/mysql/mysql-settings";
+import { describePostgresqlSettings, postgresqlConnectionBudget, postgresqlServerSettings } from "../components/postgresql/postgresql-settings";
+import { describeRedisSettings, redisServerSettings } from "../components/redis/redis-settings";
 import { ServerPlan, Topology } from "./plan";
 
 export interface CapacityFigures {

@@ -5,12 +5,12 @@ import { z } from "zod";
 import { ENGINES, Engine, Placement, RawConfig, RawResources, Target, rawConfigSchema } from "./schema";
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
 import { dnsName, serverName, serverObjectNames } from "../infra/naming";
-import { postgresMajor } from "../components/postgresql";
-import { QdrantCollectionSpec } from "../components/qdrant";
+import { postgresMajor } from "../components/postgresql/postgresql";
+import { QdrantCollectionSpec } from "../components/qdrant/qdrant";
 import { EngineSettings, EngineTuning, Resources, Quantities } from "../components/types";
 import { ConnectionBudget, connectionBudgetProblem } from "../components/connection-budget";
-import { mongodbTuningProblems } from "../components/mongodb-settings";
-import { MYSQL_DEFAULT_MAX_USER_CONNECTIONS, mysqlConnectionBudget, mysqlServerSettings, mysqlTuningProblems } from "../components/mysql-settings";
+import { mongodbTuningProblems } from "../components/mongodb/mongodb-settings";
+import { MYSQL_DEFAULT_MAX_USER_CONNECTIONS, mysqlConnectionBudget, mysqlServerSettings, mysqlTuningProblems } from "../components/mysql/mysql-settings";
 import {
     POSTGRES_DEFAULT_CONNECTION_LIMIT,
     POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
@@ -18,8 +18,8 @@ import {
     postgresqlConnectionBudget,
     postgresqlServerSettings,
     postgresqlTuningProblems,
-} from "../components/postgresql-settings";
-import { redisTuningProblems } from "../components/redis-settings";
+} from "../components/postgresql/postgresql-settings";
+import { redisTuningProblems } from "../components/redis/redis-settings";
 
 export type { EngineSettings, Resources, Quantities, Endpoint } from "../components/types";
 

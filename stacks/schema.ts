@@ -2,8 +2,8 @@
 // Rules that relate keys to each other (engines enabled, Redis numbers, reserved names) live in
 // validate.ts; this file only says what a well-formed value looks like.
 import { z } from "zod";
-import { QDRANT_DISTANCES } from "../components/qdrant-admin";
-import { REDIS_EVICTION_POLICIES } from "../components/redis-settings";
+import { QDRANT_DISTANCES } from "../components/qdrant/qdrant-admin";
+import { REDIS_EVICTION_POLICIES } from "../components/redis/redis-settings";
 
 export const ENGINES = ["postgresql", "mysql", "mongodb", "redis", "qdrant", "neo4j"] as const;
 export type Engine = (typeof ENGINES)[number];

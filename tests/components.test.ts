@@ -4,12 +4,12 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import { credentialUrl } from "../components/credentials";
-import { PostgresqlServer, PostgresqlServerArgs, PostgresqlTenant, postgresqlLivenessCommand } from "../components/postgresql";
-import { postgresqlServerArgs, postgresqlServerSettings } from "../components/postgresql-settings";
-import { redisServerArgs, redisServerSettings } from "../components/redis-settings";
+import { PostgresqlServer, PostgresqlServerArgs, PostgresqlTenant, postgresqlLivenessCommand } from "../components/postgresql/postgresql";
+import { postgresqlServerArgs, postgresqlServerSettings } from "../components/postgresql/postgresql-settings";
+import { redisServerArgs, redisServerSettings } from "../components/redis/redis-settings";
 import { appEnvironment } from "../components/environment";
-import { RedisServer, RedisServerArgs, redisLivenessCommand } from "../components/redis";
-import { redisStartScript } from "../components/redis-acl";
+import { RedisServer, RedisServerArgs, redisLivenessCommand } from "../components/redis/redis";
+import { redisStartScript } from "../components/redis/redis-acl";
 import { CONFIG_HASH_ANNOTATION, KubernetesRuntime } from "../infra/kubernetes";
 import { RecordedResource, finder, isSecretWrapper, runProgram, valueOf } from "./helpers/pulumi";
 

@@ -3,13 +3,13 @@
 // Redis, and object names that never collide. Real servers enforce these in *.integration.test.ts.
 import * as assert from "assert";
 import * as fc from "fast-check";
-import { PostgresqlServer } from "../components/postgresql";
-import { MysqlServer } from "../components/mysql";
-import { RedisServer } from "../components/redis";
-import { mongodbServerSettings } from "../components/mongodb-settings";
-import { mysqlServerSettings } from "../components/mysql-settings";
-import { postgresqlServerSettings } from "../components/postgresql-settings";
-import { redisServerSettings } from "../components/redis-settings";
+import { PostgresqlServer } from "../components/postgresql/postgresql";
+import { MysqlServer } from "../components/mysql/mysql";
+import { RedisServer } from "../components/redis/redis";
+import { mongodbServerSettings } from "../components/mongodb/mongodb-settings";
+import { mysqlServerSettings } from "../components/mysql/mysql-settings";
+import { postgresqlServerSettings } from "../components/postgresql/postgresql-settings";
+import { redisServerSettings } from "../components/redis/redis-settings";
 import { serverName, serverObjectNames } from "../infra/naming";
 import { GIB, MIB, parseMemoryBytes } from "../infra/quantities";
 import { ServerRuntime } from "../infra/runtime";

@@ -6,7 +6,7 @@ import { stackFileConfig, stackNames } from "../stacks/files";
 import { RecordedResource, finder, runProgram } from "./helpers/pulumi";
 import { runStackConfig, runStackFile } from "./helpers/stacks";
 import * as k8s from "@pulumi/kubernetes";
-import { PostgresqlServer } from "../components/postgresql";
+import { PostgresqlServer } from "../components/postgresql/postgresql";
 import { KubernetesRuntime } from "../infra/kubernetes";
 
 const NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy";

@@ -3,7 +3,7 @@
 // configs under mocks in both placements.
 import * as assert from "assert";
 import { appEnvironment } from "../components/environment";
-import { MongoCommand, MongoRunner, MongoUserState, mongoDatabaseProvider, mongoUserProvider, runAsAdmin, userCommands } from "../components/mongodb-admin";
+import { MongoCommand, MongoRunner, MongoUserState, mongoDatabaseProvider, mongoUserProvider, runAsAdmin, userCommands } from "../components/mongodb/mongodb-admin";
 import { finder, isSecretWrapper, plaintextOccurrences, valueOf } from "./helpers/pulumi";
 import { runStackConfig } from "./helpers/stacks";
 import { freePort } from "./helpers/servers";

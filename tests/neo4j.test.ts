@@ -12,7 +12,7 @@ import {
     quoteName,
     runOnSystemDatabase,
     userStatements,
-} from "../components/neo4j-admin";
+} from "../components/neo4j/neo4j-admin";
 import { appEnvironment } from "../components/environment";
 import { finder, isSecretWrapper, plaintextOccurrences, valueOf } from "./helpers/pulumi";
 import { runStackConfig } from "./helpers/stacks";

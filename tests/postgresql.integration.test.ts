@@ -8,7 +8,7 @@ import * as assert from "assert";
 import { spawn } from "child_process";
 import * as net from "net";
 import { Client } from "pg";
-import { POSTGRES_ADMIN_USER, POSTGRES_PORT, PostgresqlServer, PostgresqlTenantSpec, postgresqlLivenessCommand } from "../components/postgresql";
+import { POSTGRES_ADMIN_USER, POSTGRES_PORT, PostgresqlServer, PostgresqlTenantSpec, postgresqlLivenessCommand } from "../components/postgresql/postgresql";
 import {
     POSTGRES_ADMIN_CONNECTIONS,
     POSTGRES_DEFAULT_CONNECTION_LIMIT,
@@ -16,7 +16,7 @@ import {
     POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS,
     PostgresqlRoleLimits,
     postgresqlRoleStatements,
-} from "../components/postgresql-settings";
+} from "../components/postgresql/postgresql-settings";
 import { ServerRuntime, ServerSpec } from "../infra/runtime";
 import { RunningPostgres, initPostgres, startPostgres } from "./helpers/postgres";
 import { RecordedResource, finder, runProgram, valueOf } from "./helpers/pulumi";

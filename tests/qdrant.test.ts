@@ -3,7 +3,7 @@
 // unreachable, and whole configs under mocks in both placements.
 import * as assert from "assert";
 import { appEnvironment } from "../components/environment";
-import { QdrantApi, QdrantCollectionState, collectionToken, officialClient, qdrantCollectionProvider } from "../components/qdrant-admin";
+import { QdrantApi, QdrantCollectionState, collectionToken, officialClient, qdrantCollectionProvider } from "../components/qdrant/qdrant-admin";
 import { finder, isSecretOutput, isSecretWrapper, mockPassword, plaintextOccurrences, valueOf } from "./helpers/pulumi";
 import { runStackConfig } from "./helpers/stacks";
 import { freePort } from "./helpers/servers";

@@ -8,8 +8,8 @@
 // tenant's pattern checks, or be one of the few documented keyless ones.
 import * as assert from "assert";
 import { createClient } from "redis";
-import { RedisServer } from "../components/redis";
-import { TENANT_COMMANDS_SINCE, TENANT_EXCLUDED_COMMANDS, TENANT_KEYLESS_COMMANDS, knownRules, tenantAclRules } from "../components/redis-acl";
+import { RedisServer } from "../components/redis/redis";
+import { TENANT_COMMANDS_SINCE, TENANT_EXCLUDED_COMMANDS, TENANT_KEYLESS_COMMANDS, knownRules, tenantAclRules } from "../components/redis/redis-acl";
 import { ServerRuntime } from "../infra/runtime";
 import { RawRedis, ReplyError } from "./helpers/redis-raw";
 import { ProgramRedis, createProgramTenants, startProgramRedis } from "./helpers/redis-server";

@@ -4,8 +4,8 @@
 // And the liveness command, as Kubernetes runs it.
 import * as assert from "assert";
 import { execFileSync } from "child_process";
-import { RedisServer, redisLivenessCommand } from "../components/redis";
-import { RedisServerSettings, redisServerArgs, redisServerSettings } from "../components/redis-settings";
+import { RedisServer, redisLivenessCommand } from "../components/redis/redis";
+import { RedisServerSettings, redisServerArgs, redisServerSettings } from "../components/redis/redis-settings";
 import { ServerRuntime } from "../infra/runtime";
 import { RawRedis, Reply, ReplyError, encode } from "./helpers/redis-raw";
 import { ProgramRedis, createProgramTenants, startProgramRedis } from "./helpers/redis-server";

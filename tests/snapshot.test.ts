@@ -29,7 +29,7 @@ function snapshotOf(resources: RecordedResource[]) {
 describe("stack files against their snapshot (no diff for existing stacks)", () => {
     for (const stack of stackNames()) {
         it(`Pulumi.${stack}.yaml registers exactly the recorded URNs and inputs`, async () => {
-            const actual = JSON.parse(JSON.stringify(snapshotOf((await runStackFile(stack)).resources)));
+            const actual = JSON.parse(JSON.stringify(snapshotOf((await runStackFile(stack)).resources))) as ReturnType<typeof snapshotOf>;
             const file = path.join(DIR, `${stack}.json`);
             if (process.env.UPDATE_SNAPSHOTS === "1") fs.writeFileSync(file, JSON.stringify(actual, null, 1) + "\n");
             const expected = JSON.parse(fs.readFileSync(file, "utf8")) as typeof actual;

@@ -2,13 +2,13 @@
 // an ACL user on the running server with key prefix `<app>:`. DB numbers keep names apart but are
 // not a boundary (Redis ACLs cannot restrict SELECT): the key patterns are.
 import * as pulumi from "@pulumi/pulumi";
-import { generatedPassword } from "../infra/passwords";
-import { tenantName } from "../infra/naming";
-import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
+import { generatedPassword } from "../../infra/passwords";
+import { tenantName } from "../../infra/naming";
+import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { REDIS_ADMIN_USER, bootstrapAcl, redisStartScript } from "./redis-acl";
 import { RedisAclUser } from "./redis-acl-user";
-import { assertServerName } from "./options";
-import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
+import { assertServerName } from "../options";
+import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
 import { RedisTuning, redisServerArgs, redisServerSettings, redisTuningProblems } from "./redis-settings";
 
 export const REDIS_PORT = 6379;

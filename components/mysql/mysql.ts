@@ -2,13 +2,13 @@
 // and a connection limit, and ALL privileges on that database only.
 import * as mysql from "@pulumi/mysql";
 import * as pulumi from "@pulumi/pulumi";
-import { generatedPassword } from "../infra/passwords";
-import { tenantName } from "../infra/naming";
-import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
+import { generatedPassword } from "../../infra/passwords";
+import { tenantName } from "../../infra/naming";
+import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { MysqlConnectionLimit } from "./mysql-connection-limit";
-import { assertServerName, dataOptions } from "./options";
-import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
-import { connectionBudgetProblem } from "./connection-budget";
+import { assertServerName, dataOptions } from "../options";
+import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
+import { connectionBudgetProblem } from "../connection-budget";
 import {
     MYSQL_DEFAULT_MAX_USER_CONNECTIONS,
     MysqlTuning,

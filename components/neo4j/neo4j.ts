@@ -3,13 +3,13 @@
 // and no per-user rights, so its only tenant (dedicated) receives the server's own credentials
 // and database `neo4j`.
 import * as pulumi from "@pulumi/pulumi";
-import { generatedPassword } from "../infra/passwords";
-import { dnsName, tenantName } from "../infra/naming";
-import { parseMemoryMi } from "../infra/quantities";
-import { Tenant, PasswordCredentials } from "./credentials";
+import { generatedPassword } from "../../infra/passwords";
+import { dnsName, tenantName } from "../../infra/naming";
+import { parseMemoryMi } from "../../infra/quantities";
+import { Tenant, PasswordCredentials } from "../credentials";
 import { Neo4jDatabase, Neo4jUser } from "./neo4j-admin";
-import { assertServerName, dataOptions } from "./options";
-import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
+import { assertServerName, dataOptions } from "../options";
+import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
 
 export const NEO4J_BOLT_PORT = 7687;
 export const NEO4J_ADMIN_USER = "neo4j";

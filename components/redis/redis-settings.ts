@@ -1,7 +1,7 @@
 // Redis server settings sized to the container (pure: no Pulumi). A shared Redis must refuse
 // writes before the kernel kills it, and must bound what one client can hold in buffers, so that
 // one tenant cannot crash-loop the server for all of them.
-import { MIB, formatBytes, parseMemoryBytes } from "../infra/quantities";
+import { MIB, formatBytes, parseMemoryBytes } from "../../infra/quantities";
 
 export const REDIS_EVICTION_POLICIES = [
     "noeviction",

@@ -1,11 +1,11 @@
 // MongoDB: a server with auth on, and per tenant a user with readWrite on its own database only.
 import * as pulumi from "@pulumi/pulumi";
-import { generatedPassword } from "../infra/passwords";
-import { tenantName } from "../infra/naming";
-import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
+import { generatedPassword } from "../../infra/passwords";
+import { tenantName } from "../../infra/naming";
+import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { MongoDatabase, MongoUser } from "./mongodb-admin";
-import { assertServerName, dataOptions } from "./options";
-import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
+import { assertServerName, dataOptions } from "../options";
+import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
 import { MongodbTuning, mongodbServerArgs, mongodbServerSettings, mongodbTuningProblems } from "./mongodb-settings";
 
 export const MONGODB_PORT = 27017;

@@ -1,12 +1,12 @@
 // Qdrant: a server with an api key and JWT RBAC; per app its collections `<app>_<name>` and a
 // token that can read and write exactly those collections.
 import * as pulumi from "@pulumi/pulumi";
-import { generatedPassword } from "../infra/passwords";
-import { tenantName } from "../infra/naming";
-import { Tenant, TenantCredentials } from "./credentials";
+import { generatedPassword } from "../../infra/passwords";
+import { tenantName } from "../../infra/naming";
+import { Tenant, TenantCredentials } from "../credentials";
 import { QdrantCollection, QdrantDistance, collectionToken } from "./qdrant-admin";
-import { assertServerName, dataOptions } from "./options";
-import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
+import { assertServerName, dataOptions } from "../options";
+import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
 
 export const QDRANT_PORT = 6333;
 /** The `-unprivileged` images run as this uid. */

@@ -2,8 +2,8 @@
 // tenant may raise in its own session (max_heap_table_size, sort_buffer_size, ...) are capped
 // with `--maximum-<name>`, which bounds what `SET SESSION` can reach. MEMORY tables are disabled:
 // they live in the server's RAM, outside the buffer pool.
-import { MIB, formatBytes, parseMemoryBytes } from "../infra/quantities";
-import type { ConnectionBudget } from "./connection-budget";
+import { MIB, formatBytes, parseMemoryBytes } from "../../infra/quantities";
+import type { ConnectionBudget } from "../connection-budget";
 
 /** Operator overrides (`engines.mysql.*`). */
 export interface MysqlTuning {

@@ -4,8 +4,8 @@
 // use twice it, and PostgreSQL lets every role raise work_mem, statement_timeout and
 // idle_in_transaction_session_timeout in its own session); max_connections from memory. A tenant
 // cannot raise temp_file_limit (superuser-only).
-import { KIB, MIB, formatBytes, parseMemoryBytes } from "../infra/quantities";
-import type { ConnectionBudget } from "./connection-budget";
+import { KIB, MIB, formatBytes, parseMemoryBytes } from "../../infra/quantities";
+import type { ConnectionBudget } from "../connection-budget";
 
 /** Operator overrides (`engines.postgresql.*`). */
 export interface PostgresqlTuning {

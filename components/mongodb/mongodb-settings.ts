@@ -1,6 +1,6 @@
 // MongoDB server settings sized to the container (pure: no Pulumi). WiredTiger sizes its cache
 // from the host's memory, not the container's limit, so the cache is set explicitly.
-import { GIB, parseMemoryBytes } from "../infra/quantities";
+import { GIB, parseMemoryBytes } from "../../infra/quantities";
 
 /** Operator overrides (`engines.mongodb.*`). */
 export interface MongodbTuning {

@@ -2,12 +2,12 @@
 // by that role, with CONNECT and TEMP revoked from PUBLIC so no other tenant can even connect.
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { generatedPassword } from "../infra/passwords";
-import { tenantName } from "../infra/naming";
-import { Tenant, PasswordCredentials, credentialUrl } from "./credentials";
-import { assertServerName, dataOptions } from "./options";
-import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "./server";
-import { connectionBudgetProblem } from "./connection-budget";
+import { generatedPassword } from "../../infra/passwords";
+import { tenantName } from "../../infra/naming";
+import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
+import { assertServerName, dataOptions } from "../options";
+import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
+import { connectionBudgetProblem } from "../connection-budget";
 import {
     POSTGRES_DEFAULT_CONNECTION_LIMIT,
     POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
