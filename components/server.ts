@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { dnsName } from "../infra/naming";
 import { Resources, RunningServer, ServerRuntime } from "../infra/runtime";
-import { Endpoint } from "./types";
+import type { Endpoint } from "./engine";
 
 export interface TenantSpecBase {
     app: string;

@@ -87,3 +87,21 @@ export class DockerRuntime implements ServerRuntime {
         return { host, port, adminHost: host, adminPort: port, ready: container };
     }
 }
+
+export interface DockerTarget {
+    kind: "docker";
+    /** Explicit provider for every Docker object. */
+    provider: docker.Provider;
+    /** Prefix of container, volume and network names, unique per stack on one Docker engine. */
+    namePrefix: string;
+}
+
+/** The stack's Docker network, and a runtime whose servers join it. */
+export function dockerServerNetwork(name: string, target: DockerTarget, parent: pulumi.Resource): DockerRuntime {
+    const network = new docker.Network(
+        `${name}-network`,
+        { name: target.namePrefix, labels: [{ label: "tenant-databases.io/managed", value: "true" }] },
+        { parent, provider: target.provider },
+    );
+    return new DockerRuntime({ provider: target.provider, network: network.name, namePrefix: target.namePrefix });
+}

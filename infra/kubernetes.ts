@@ -200,3 +200,53 @@ function stableJson(value: unknown): string {
     const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(",")}}`;
 }
+
+export interface KubernetesTarget {
+    kind: "kubernetes";
+    /** Explicit provider for every Kubernetes object. */
+    provider: k8s.Provider;
+    /** Namespace the servers run in; created, labelled for the restricted Pod Security profile, default-deny ingress. */
+    namespace: string;
+    /** @default the cluster's default StorageClass */
+    storageClass?: string;
+    /** Namespaces where `pulumi up` runs in-cluster; they may reach every server. @default [] */
+    adminNamespaces?: string[];
+}
+
+/**
+ * The server namespace, restricted Pod Security enforced and ingress denied unless a server's
+ * own policy admits it, and a runtime whose servers run in it.
+ */
+export function kubernetesServerNamespace(name: string, target: KubernetesTarget, protect: boolean, parent: pulumi.Resource): KubernetesRuntime {
+    const provider = target.provider;
+    // Deleting a namespace deletes its volume claims: it is data, never deleted by Pulumi.
+    const namespace = new k8s.core.v1.Namespace(
+        `${name}-namespace`,
+        {
+            metadata: {
+                name: target.namespace,
+                labels: {
+                    "app.kubernetes.io/managed-by": "tenant-databases",
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                },
+            },
+        },
+        { parent, provider, retainOnDelete: true, protect },
+    );
+    // Nothing reaches a server unless a server's own policy admits it.
+    new k8s.networking.v1.NetworkPolicy(
+        `${name}-default-deny`,
+        {
+            metadata: { name: "default-deny-ingress", namespace: namespace.metadata.name, labels: { "app.kubernetes.io/managed-by": "tenant-databases" } },
+            spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [] },
+        },
+        { parent, provider },
+    );
+    return new KubernetesRuntime({
+        provider,
+        namespace: namespace.metadata.name,
+        storageClass: target.storageClass,
+        adminNamespaces: target.adminNamespaces,
+    });
+}

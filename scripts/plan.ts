@@ -1,33 +1,33 @@
 // Validates a stack file and prints what it would create, without the Pulumi CLI or a cluster:
 // the servers, the tenants on each, what each app receives (key names, never values) and the
-// capacity. Usage: npm run plan -- <stack>   (reads Pulumi.<stack>.yaml)
+// capacity. Loads no Pulumi module.
+//
+//   npm run plan -- <stack>          reads Pulumi.<stack>.yaml of this repo
+//   npm run plan -- <file.yaml>      reads any stack file
 import { capacityOf } from "../stacks/capacity";
-import { ConfigError, ENGINES, parseStackConfig } from "../stacks/config";
+import { ConfigError, parseStackConfig } from "../stacks/config";
 import { planTopology } from "../stacks/plan";
-import { stackFileConfig } from "../stacks/files";
+import { StackFileError, readStackFile, stackFileConfig } from "../stacks/files";
 import { appSecretName } from "../infra/naming";
-import { MONGODB_ENV_KEYS, MYSQL_ENV_KEYS, NEO4J_ENV_KEYS, POSTGRES_ENV_KEYS, QDRANT_ENV_KEYS, REDIS_ENV_KEYS } from "../components/environment";
-
-const ENV_KEYS = {
-    postgresql: POSTGRES_ENV_KEYS,
-    mysql: MYSQL_ENV_KEYS,
-    mongodb: MONGODB_ENV_KEYS,
-    redis: REDIS_ENV_KEYS,
-    qdrant: QDRANT_ENV_KEYS,
-    neo4j: NEO4J_ENV_KEYS,
-};
+import { engineNamed } from "../components/engines";
+import { environmentKeys } from "../components/environment";
 
 function main(stack: string | undefined): number {
     if (!stack) {
-        console.error("usage: npm run plan -- <stack>   (reads Pulumi.<stack>.yaml)");
+        console.error("usage: npm run plan -- <stack>|<file.yaml>   (a stack name reads Pulumi.<stack>.yaml)");
         return 2;
     }
+    const file = /\.ya?ml$/.test(stack) ? stack : `Pulumi.${stack}.yaml`;
     let config;
     try {
-        config = parseStackConfig(stackFileConfig(stack));
+        config = parseStackConfig(file === stack ? readStackFile(file) : stackFileConfig(stack));
     } catch (err) {
         if (err instanceof ConfigError) {
-            console.error(`Pulumi.${stack}.yaml: ${err.message}`);
+            console.error(`${file}: ${err.message}`);
+            return 1;
+        }
+        if (err instanceof StackFileError) {
+            console.error(err.message);
             return 1;
         }
         throw err;
@@ -38,15 +38,15 @@ function main(stack: string | undefined): number {
     console.log("Servers:");
     const imageWidth = Math.max(...topology.servers.map((s) => s.settings.image.length), 5);
     for (const s of topology.servers) {
-        const tenants = s.tenants.map((t) => (t.engine === "redis" ? `${t.app} (db ${t.db})` : t.app)).join(", ");
+        const engine = engineNamed(s.engine);
+        const tenants = s.tenants.map((t) => engine.describeTenant?.(t) ?? t.app).join(", ");
         const port = config.target === "docker" ? `  port ${s.hostPort ?? "chosen by Docker"}` : "";
         console.log(`  ${s.name.padEnd(28)} ${s.placement.padEnd(9)} ${s.settings.image.padEnd(imageWidth)} ${String(s.settings.storageGi).padStart(4)}Gi  ${tenants}${port}`);
     }
     const delivery = config.target === "kubernetes" ? "a Secret in its namespace" : "`npm run -s env -- <app>` prints them as .env";
     console.log(`\nWhat each app receives (${delivery}; all credentials are in the secret stack output \`apps\`):`);
     for (const app of Object.values(config.apps)) {
-        const engines = ENGINES.filter((e) => app[e]);
-        const keys = ["APP_TENANT_ID", ...engines.flatMap((e) => ENV_KEYS[e])].join(" ");
+        const keys = environmentKeys(Object.keys(app.uses)).join(" ");
         console.log(config.target === "kubernetes" ? `  ${app.name}: Secret ${app.namespace}/${appSecretName(app.name)}: ${keys}` : `  ${app.name}: ${keys}`);
     }
     const { total, engines, servers } = capacityOf(topology);

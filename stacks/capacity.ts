@@ -1,11 +1,7 @@
 // The `capacity` output: what the planned servers ask of the cluster, per engine and in total,
 // and per server the settings derived from its memory limit and its connection budget.
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
-import { ConnectionBudget } from "../components/connection-budget";
-import { describeMongodbSettings, mongodbServerSettings } from "../components/mongodb/mongodb-settings";
-import { describeMysqlSettings, mysqlConnectionBudget, mysqlServerSettings } from "../components/mysql/mysql-settings";
-import { describePostgresqlSettings, postgresqlConnectionBudget, postgresqlServerSettings } from "../components/postgresql/postgresql-settings";
-import { describeRedisSettings, redisServerSettings } from "../components/redis/redis-settings";
+import { engineNamed } from "../components/engines";
 import { ServerPlan, Topology } from "./plan";
 
 export interface CapacityFigures {
@@ -50,29 +46,14 @@ export function capacityOf(topology: Topology): Capacity {
 
 /** The derived settings of one planned server, as the server components compute them. */
 export function serverCapacity(server: ServerPlan): ServerCapacity {
-    const { resources, storageGi, tuning } = server.settings;
-    const memory = resources.limits.memory;
-    const connections = (b: ConnectionBudget) => ({ tenants: b.tenants.reduce((sum, t) => sum + t.limit, 0), reserved: b.reserved, max: b.maxConnections });
-    const base = { name: server.name, engine: server.engine };
-    const tenants = server.tenants;
-    switch (server.engine) {
-        case "postgresql": {
-            const s = postgresqlServerSettings(memory, storageGi, tuning.postgresql);
-            const budget = postgresqlConnectionBudget(s, tenants.flatMap((t) => (t.engine === "postgresql" ? [t] : [])));
-            return { ...base, settings: describePostgresqlSettings(s), connections: connections(budget) };
-        }
-        case "mysql": {
-            const s = mysqlServerSettings(memory, tuning.mysql);
-            const budget = mysqlConnectionBudget(s, tenants.flatMap((t) => (t.engine === "mysql" ? [t] : [])));
-            return { ...base, settings: describeMysqlSettings(s), connections: connections(budget) };
-        }
-        case "mongodb":
-            return { ...base, settings: describeMongodbSettings(mongodbServerSettings(memory, tuning.mongodb)) };
-        case "redis":
-            return { ...base, settings: describeRedisSettings(redisServerSettings(memory, tuning.redis)) };
-        default:
-            return { ...base, settings: {} };
-    }
+    const figures = engineNamed(server.engine).figures?.(server);
+    const budget = figures?.connections;
+    return {
+        name: server.name,
+        engine: server.engine,
+        settings: figures?.settings ?? {},
+        ...(budget ? { connections: { tenants: budget.tenants.reduce((sum, t) => sum + t.limit, 0), reserved: budget.reserved, max: budget.maxConnections } } : {}),
+    };
 }
 
 function emptyFigures(): CapacityFigures {

@@ -1,135 +1,56 @@
 // Stack config: from the raw values of Pulumi.<stack>.yaml to a validated, defaulted StackConfig.
 // Every problem is collected and reported at once, each naming the config path, the bad value
-// and what is allowed. Nothing here touches Pulumi resources, so an invalid config registers nothing.
+// and what is allowed. Engines' own keys and rules come from their descriptors (the registry,
+// components/engines.ts). Nothing here loads a Pulumi module, so an invalid config registers nothing.
 import { z } from "zod";
-import { ENGINES, Engine, Placement, RawConfig, RawResources, Target, rawConfigSchema } from "./schema";
+import { Placement, RawConfig, RawEngine, RawResources, RawUse, Target, rawConfigSchema } from "./schema";
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
-import { dnsName, serverName, serverObjectNames } from "../infra/naming";
-import { postgresMajor } from "../components/postgresql/postgresql";
-import { QdrantCollectionSpec } from "../components/qdrant/qdrant";
-import { EngineSettings, EngineTuning, Resources, Quantities } from "../components/types";
-import { ConnectionBudget, connectionBudgetProblem } from "../components/connection-budget";
-import { mongodbTuningProblems } from "../components/mongodb/mongodb-settings";
-import { MYSQL_DEFAULT_MAX_USER_CONNECTIONS, mysqlConnectionBudget, mysqlServerSettings, mysqlTuningProblems } from "../components/mysql/mysql-settings";
-import {
-    POSTGRES_DEFAULT_CONNECTION_LIMIT,
-    POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
-    POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS,
-    postgresqlConnectionBudget,
-    postgresqlServerSettings,
-    postgresqlTuningProblems,
-} from "../components/postgresql/postgresql-settings";
-import { redisTuningProblems } from "../components/redis/redis-settings";
+import { dnsName, serverObjectNames } from "../infra/naming";
+import { ENGINES } from "../components/engines";
+import { EngineDescriptor, ServerSettings, isReservedName } from "../components/engine";
+import type { Quantities, Resources } from "../infra/runtime";
+import { planTopology } from "./plan";
 
-export type { EngineSettings, Resources, Quantities, Endpoint } from "../components/types";
+export type { Placement, Target } from "./schema";
+export type { Endpoint, ServerSettings } from "../components/engine";
+export type { Quantities, Resources } from "../infra/runtime";
 
-export type { Engine, Placement, Target } from "./schema";
-export { ENGINES } from "./schema";
+/** `engines.<engine>`, resolved: the servers' settings, and where the engine's apps go by default. */
+export interface EngineConfig extends ServerSettings {
+    /** The engine's default placement (apps may override it). */
+    placement: Placement;
+    /** Docker target: the shared server's loopback port. */
+    hostPort?: number;
+}
 
-/** An app's use of one engine, resolved: where it lives, and engine settings. */
+/** An app's use of one engine, resolved: where it lives, and the engine's own per-app settings. */
 export interface EngineUse {
     placement: Placement;
     /** Docker target, dedicated server: its loopback port. */
     hostPort?: number;
+    options: unknown;
 }
-export interface PostgresqlUse extends EngineUse {
-    connectionLimit: number;
-    statementTimeoutSeconds: number;
-    idleInTransactionTimeoutSeconds: number;
-}
-export interface MysqlUse extends EngineUse {
-    maxConnections: number;
-}
-export type MongodbUse = EngineUse;
-export interface QdrantUse extends EngineUse {
-    collections: Record<string, QdrantCollectionSpec>;
-}
-export type Neo4jUse = EngineUse;
-export interface RedisUse extends EngineUse {
-    db: number;
-    /** EVAL, FCALL, FUNCTION, SCRIPT: dedicated servers only. */
-    scripting: boolean;
-}
+
 export interface AppConfig {
     name: string;
     /** Kubernetes namespace the app runs in; its credentials Secret goes there. */
     namespace: string;
-    postgresql?: PostgresqlUse;
-    mysql?: MysqlUse;
-    redis?: RedisUse;
-    neo4j?: Neo4jUse;
-    mongodb?: MongodbUse;
-    qdrant?: QdrantUse;
+    /** Engine name -> the app's use of it. */
+    uses: Record<string, EngineUse>;
 }
 
 export interface StackConfig {
     target: Target;
     placement: Placement;
     kubernetes: { namespace: string; storageClass?: string; adminNamespaces: string[] };
-    engines: Partial<Record<Engine, EngineSettings>>;
+    /** Engine name -> settings, for the engines the stack lists. */
+    engines: Record<string, EngineConfig>;
     apps: Record<string, AppConfig>;
     protect: boolean;
     decommission: string[];
 }
 
-
-/** Defaults from the seeds (DESIGN.md, "Stack config"). */
-export const ENGINE_DEFAULTS: Record<Engine, { repository: string; version: string; storageGi: number; resources: Resources }> = {
-    postgresql: {
-        repository: "postgres",
-        version: "18",
-        storageGi: 2,
-        resources: { requests: { memory: "256Mi", cpu: "250m" }, limits: { memory: "512Mi", cpu: "500m" } },
-    },
-    // MySQL 8.4 (LTS) needs more than 512Mi with its default buffers and performance schema.
-    mysql: {
-        repository: "mysql",
-        version: "8.4",
-        storageGi: 2,
-        resources: { requests: { memory: "512Mi", cpu: "250m" }, limits: { memory: "1Gi", cpu: "500m" } },
-    },
-    mongodb: {
-        repository: "mongo",
-        version: "8.0",
-        storageGi: 2,
-        resources: { requests: { memory: "256Mi", cpu: "250m" }, limits: { memory: "512Mi", cpu: "500m" } },
-    },
-    qdrant: {
-        repository: "qdrant/qdrant",
-        version: "v1.17.0",
-        storageGi: 2,
-        resources: { requests: { memory: "256Mi", cpu: "250m" }, limits: { memory: "1Gi", cpu: "1" } },
-    },
-    // Neo4j 5 LTS; a JVM: heap and page cache are sized from the memory limit.
-    neo4j: {
-        repository: "neo4j",
-        version: "5.26",
-        storageGi: 2,
-        resources: { requests: { memory: "1Gi", cpu: "250m" }, limits: { memory: "2Gi", cpu: "1" } },
-    },
-    redis: {
-        repository: "redis",
-        version: "7.4",
-        storageGi: 1,
-        resources: { requests: { memory: "128Mi", cpu: "100m" }, limits: { memory: "256Mi", cpu: "250m" } },
-    },
-};
-export const DEFAULT_REDIS_DATABASES = 16;
 export const DEFAULT_SERVER_NAMESPACE = "databases";
-
-/**
- * Names an app may not take on an engine, because the server uses them itself.
- * PostgreSQL: the admin role and maintenance databases, `public`, and the reserved `pg_` prefix.
- * Redis: the `default` user (disabled) and the `admin` user the platform manages the server with.
- */
-export const RESERVED_NAMES: Record<Engine, { names: string[]; prefixes: string[] }> = {
-    postgresql: { names: ["postgres", "template0", "template1", "public"], prefixes: ["pg_"] },
-    mysql: { names: ["mysql", "sys", "information_schema", "performance_schema", "root"], prefixes: [] },
-    neo4j: { names: ["neo4j", "system"], prefixes: [] },
-    mongodb: { names: ["admin", "local", "config"], prefixes: [] },
-    qdrant: { names: [], prefixes: [] },
-    redis: { names: ["default", "admin"], prefixes: [] },
-};
 
 export class ConfigError extends Error {
     constructor(readonly problems: string[]) {
@@ -145,7 +66,7 @@ export function parseStackConfig(raw: unknown): StackConfig {
         throw new ConfigError(parsed.error.issues.map(describeIssue));
     }
     const problems: string[] = [];
-    const config = resolve(parsed.data, problems);
+    const config = resolve(parsed.data as RawConfig, problems);
     if (problems.length > 0) {
         throw new ConfigError(problems);
     }
@@ -161,94 +82,36 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
 
     const engines: StackConfig["engines"] = {};
     for (const engine of ENGINES) {
-        const settings = raw.engines[engine];
+        const settings = raw.engines[engine.name];
         if (settings === undefined) continue;
-        const defaults = ENGINE_DEFAULTS[engine];
-        const version = settings.version ?? defaults.version;
-        engines[engine] = {
-            engine,
-            version,
-            image: settings.image ?? `${defaults.repository}:${version}${imageSuffix(engine, raw)}`,
-            storageGi: settings.storageGi ?? defaults.storageGi,
-            resources: mergeResources(defaults.resources, settings.resources, `engines.${engine}.resources`, problems),
-            placement: settings.placement ?? stackPlacement,
-            adminEndpoint: settings.adminEndpoint,
-            hostPort: settings.hostPort,
-            databases: engine === "redis" ? (raw.engines.redis?.databases ?? DEFAULT_REDIS_DATABASES) : undefined,
-            edition: engine === "neo4j" ? (raw.engines.neo4j?.edition ?? "community") : undefined,
-            tuning: tuningOf(engine, raw),
-        };
-        const tuningProblems = tuningProblemsOf(engines[engine]!);
-        problems.push(...tuningProblems.map((p) => `engines.${engine}.${p}`));
-    }
-    if (engines.postgresql && postgresMajor(engines.postgresql.version) === undefined) {
-        problems.push(
-            `engines.postgresql.version: ${JSON.stringify(engines.postgresql.version)} does not start with a PostgreSQL major version; ` +
-                `expected a tag such as "18" or "17.6" (it decides where the image keeps its data)`,
-        );
+        engines[engine.name] = resolveEngine(engine, settings, stackPlacement, problems);
     }
 
     const apps: Record<string, AppConfig> = {};
     for (const name of Object.keys(raw.apps).sort()) {
         const rawApp = raw.apps[name];
-        const app: AppConfig = { name, namespace: rawApp.namespace ?? dnsName(name) };
+        const app: AppConfig = { name, namespace: rawApp.namespace ?? dnsName(name), uses: {} };
         for (const engine of ENGINES) {
-            const use = rawApp[engine];
+            const use = rawApp[engine.name] as RawUse | undefined;
             if (use === undefined) continue;
-            const path = `apps.${name}.${engine}`;
-            const settings = engines[engine];
+            const path = `apps.${name}.${engine.name}`;
+            const settings = engines[engine.name];
             if (settings === undefined) {
                 const enabled = Object.keys(engines);
                 problems.push(
-                    `${path}: engine ${engine} is not enabled in this stack; add engines.${engine} ` +
+                    `${path}: engine ${engine.name} is not enabled in this stack; add engines.${engine.name} ` +
                         `(enabled: ${enabled.length > 0 ? enabled.join(", ") : "none"})`,
                 );
                 continue;
             }
             checkReservedName(engine, name, path, problems);
             const placement = use.placement ?? rawApp.placement ?? settings.placement;
-            const hostPort = use.hostPort;
-            if (engine === "mysql") {
-                // MySQL account names allow at most 32 characters.
-                if (name.length > 32) problems.push(`${path}: the app name has ${name.length} characters; MySQL user names allow at most 32`);
-                app.mysql = { placement, hostPort, maxConnections: rawApp.mysql?.maxConnections ?? MYSQL_DEFAULT_MAX_USER_CONNECTIONS };
-            } else if (engine === "qdrant") {
-                app.qdrant = { placement, hostPort, collections: rawApp.qdrant!.collections };
-            } else if (engine === "mongodb") {
-                app.mongodb = { placement, hostPort };
-            } else if (engine === "neo4j") {
-                app.neo4j = { placement, hostPort };
-            } else if (engine === "postgresql") {
-                const pg = rawApp.postgresql!;
-                app.postgresql = {
-                    placement,
-                    hostPort,
-                    connectionLimit: pg.connectionLimit ?? POSTGRES_DEFAULT_CONNECTION_LIMIT,
-                    statementTimeoutSeconds: pg.statementTimeoutSeconds ?? POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS,
-                    idleInTransactionTimeoutSeconds: pg.idleInTransactionTimeoutSeconds ?? POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
-                };
-            } else if (engine === "redis") {
-                // db is checked against the other tenants of the server below.
-                const scripting = rawApp.redis?.scripting ?? false;
-                if (scripting && placement !== "dedicated") {
-                    problems.push(
-                        `${path}.scripting: true needs a dedicated Redis server; on a shared one a tenant's script runs unchecked until it ` +
-                            `touches a key and can block every tenant (set apps.${name}.redis.placement: dedicated, or drop scripting)`,
-                    );
-                }
-                app.redis = { placement, hostPort, db: rawApp.redis?.db ?? -1, scripting };
-            }
+            const tenant = engine.resolveTenant(use, { app: name, placement, settings: settings.options }, path);
+            problems.push(...tenant.problems);
+            app.uses[engine.name] = { placement, hostPort: use.hostPort, options: tenant.options };
         }
         apps[name] = app;
     }
-
-    if (engines.neo4j) checkNeo4j(raw, engines.neo4j, apps, problems);
-    if (engines.redis) checkRedisNumbers(apps, engines.redis.databases ?? DEFAULT_REDIS_DATABASES, problems);
-    for (const settings of Object.values(engines)) if (settings) checkAdminEndpoint(settings, apps, problems);
-    checkHostPorts(raw.target, engines, apps, problems);
-    if (engines.postgresql) checkConnectionBudgets(engines.postgresql, apps, problems);
-    if (engines.mysql) checkConnectionBudgets(engines.mysql, apps, problems);
-    checkObjectNames(engines, apps, problems);
 
     const decommission = raw.decommission ?? [];
     const seen = new Set<string>();
@@ -257,7 +120,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
         seen.add(name);
     });
 
-    return {
+    const config: StackConfig = {
         target: raw.target,
         placement: stackPlacement,
         kubernetes: {
@@ -270,67 +133,35 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
         protect: raw.protect ?? false,
         decommission,
     };
+
+    // Rules of whole servers, on the servers the planner will build.
+    const { servers } = planTopology(config);
+    for (const server of servers) problems.push(...(ENGINES.find((e) => e.name === server.engine)!.serverProblems?.(server) ?? []));
+    checkAdminEndpoints(engines, servers, problems);
+    checkHostPorts(raw.target, engines, apps, problems);
+    checkObjectNames(servers, problems);
+    return config;
 }
 
-/** The overrides of derived server settings an engine's config carries. */
-function tuningOf(engine: Engine, raw: RawConfig): EngineTuning {
-    const e = raw.engines;
-    switch (engine) {
-        case "postgresql":
-            return { postgresql: pick(e.postgresql, ["maxConnections", "sharedBuffers", "workMem", "tempFileLimit"]) };
-        case "mysql":
-            return { mysql: pick(e.mysql, ["maxConnections", "innodbBufferPoolSize"]) };
-        case "mongodb":
-            return { mongodb: pick(e.mongodb, ["wiredTigerCacheSizeGB"]) };
-        case "redis":
-            return { redis: pick(e.redis, ["maxmemory", "maxmemoryPolicy", "maxClients", "idleTimeoutSeconds"]) };
-        default:
-            return {};
-    }
-}
-
-function pick<T extends object, K extends keyof T>(from: T | undefined, keys: K[]): Pick<T, K> {
-    return Object.fromEntries(keys.filter((k) => from?.[k] !== undefined).map((k) => [k, from![k]])) as Pick<T, K>;
-}
-
-/** The same rules the server components apply, reported against the config. */
-function tuningProblemsOf(settings: EngineSettings): string[] {
-    const memory = settings.resources.limits.memory;
-    const t = settings.tuning;
-    if (t.postgresql) return postgresqlTuningProblems(memory, settings.storageGi, t.postgresql);
-    if (t.mysql) return mysqlTuningProblems(memory, t.mysql);
-    if (t.mongodb) return mongodbTuningProblems(memory, t.mongodb);
-    if (t.redis) return redisTuningProblems(memory, t.redis);
-    return [];
-}
-
-/**
- * Every server's tenants' connection limits, plus the admin's reserved slots, must fit its
- * max_connections: the shared server's, and each dedicated one's.
- */
-function checkConnectionBudgets(settings: EngineSettings, apps: Record<string, AppConfig>, problems: string[]): void {
-    const engine = settings.engine;
-    const memory = settings.resources.limits.memory;
-    const budget = (tenants: AppConfig[]): ConnectionBudget =>
-        engine === "postgresql"
-            ? postgresqlConnectionBudget(
-                  postgresqlServerSettings(memory, settings.storageGi, settings.tuning.postgresql),
-                  tenants.map((a) => ({ app: a.name, connectionLimit: a.postgresql!.connectionLimit })),
-              )
-            : mysqlConnectionBudget(
-                  mysqlServerSettings(memory, settings.tuning.mysql),
-                  tenants.map((a) => ({ app: a.name, maxConnections: a.mysql!.maxConnections })),
-              );
-    const users = Object.values(apps).filter((a) => a[engine] !== undefined);
-    const groups = [
-        { server: serverName(engine), apps: users.filter((a) => a[engine]!.placement === "shared") },
-        ...users.filter((a) => a[engine]!.placement === "dedicated").map((a) => ({ server: serverName(engine, a.name), apps: [a] })),
-    ];
-    for (const group of groups) {
-        if (group.apps.length === 0) continue;
-        const problem = connectionBudgetProblem(group.server, budget(group.apps));
-        if (problem !== undefined) problems.push(`engines.${engine}.maxConnections: ${problem}`);
-    }
+function resolveEngine(engine: EngineDescriptor, settings: RawEngine, stackPlacement: Placement, problems: string[]): EngineConfig {
+    const defaults = engine.defaults;
+    const path = `engines.${engine.name}`;
+    const version = settings.version ?? defaults.version;
+    const storageGi = settings.storageGi ?? defaults.storageGi;
+    const resources = mergeResources(defaults.resources, settings.resources, `${path}.resources`, problems);
+    const own = engine.resolveSettings(settings, { version, storageGi, resources }, path);
+    problems.push(...own.problems);
+    return {
+        engine: engine.name,
+        version,
+        image: settings.image ?? `${defaults.repository}:${version}${engine.imageSuffix?.(settings) ?? ""}`,
+        storageGi,
+        resources,
+        placement: settings.placement ?? stackPlacement,
+        adminEndpoint: settings.adminEndpoint,
+        hostPort: settings.hostPort,
+        options: own.options,
+    };
 }
 
 /**
@@ -338,137 +169,39 @@ function checkConnectionBudgets(settings: EngineSettings, apps: Record<string, A
  * `x_headless` is named `<engine>-x-headless`, which is also the headless Service of app `x`'s
  * server. Checked on every target, so a stack can move from Docker to Kubernetes.
  */
-function checkObjectNames(engines: StackConfig["engines"], apps: Record<string, AppConfig>, problems: string[]): void {
+function checkObjectNames(servers: ReturnType<typeof planTopology>["servers"], problems: string[]): void {
     const owners = new Map<string, string>();
-    for (const engine of ENGINES) {
-        if (engines[engine] === undefined) continue;
-        const users = Object.values(apps).filter((a) => a[engine] !== undefined);
-        const servers = [
-            ...(users.some((a) => a[engine]!.placement === "shared") ? [{ name: serverName(engine), owner: `the shared ${engine} server` }] : []),
-            ...users.filter((a) => a[engine]!.placement === "dedicated").map((a) => ({ name: serverName(engine, a.name), owner: `apps.${a.name}'s dedicated ${engine} server` })),
-        ];
-        for (const server of servers) {
-            for (const [kind, names] of Object.entries(serverObjectNames(server.name))) {
-                for (const name of names) {
-                    const key = `${kind} ${name}`;
-                    const other = owners.get(key);
-                    if (other === undefined) owners.set(key, server.owner);
-                    else if (other !== server.owner) {
-                        problems.push(`${server.owner} and ${other} would both own the Kubernetes ${key}; rename one of the apps`);
-                    }
-                }
+    for (const server of servers) {
+        const owner = server.placement === "shared" ? `the shared ${server.engine} server` : `apps.${server.tenants[0].app}'s dedicated ${server.engine} server`;
+        for (const [kind, names] of Object.entries(serverObjectNames(server.name))) {
+            for (const name of names) {
+                const key = `${kind} ${name}`;
+                const other = owners.get(key);
+                if (other === undefined) owners.set(key, owner);
+                else if (other !== owner) problems.push(`${owner} and ${other} would both own the Kubernetes ${key}; rename one of the apps`);
             }
         }
     }
 }
 
-/** Neo4j Enterprise and Qdrant's non-root images are tag variants. */
-function imageSuffix(engine: Engine, raw: RawConfig): string {
-    if (engine === "neo4j" && raw.engines.neo4j?.edition === "enterprise") return "-enterprise";
-    if (engine === "qdrant") return "-unprivileged";
-    return "";
-}
-
-/** True when an engine keeps `app` for itself (see RESERVED_NAMES). */
-export function isReservedName(engine: Engine, app: string): boolean {
-    const reserved = RESERVED_NAMES[engine];
-    return reserved.names.includes(app) || reserved.prefixes.some((p) => app.startsWith(p));
-}
-
-function checkReservedName(engine: Engine, app: string, path: string, problems: string[]): void {
-    const reserved = RESERVED_NAMES[engine];
+function checkReservedName(engine: EngineDescriptor, app: string, path: string, problems: string[]): void {
     if (isReservedName(engine, app)) {
-        const taken = [...reserved.names, ...reserved.prefixes.map((p) => `${p}*`)].join(", ");
-        problems.push(`${path}: the app name ${JSON.stringify(app)} is reserved by ${engine} (reserved: ${taken}); rename the app`);
-    }
-}
-
-/**
- * Redis DB numbers: on a shared server every tenant needs its own fixed number (ACLs cannot
- * restrict DB numbers, so the numbers only keep names apart and must never move); a dedicated
- * server defaults to 0. Every number must be below `databases`.
- */
-function checkRedisNumbers(apps: Record<string, AppConfig>, databases: number, problems: string[]): void {
-    const usedBy = new Map<number, string>();
-    const sharedTenants = Object.values(apps).filter((a) => a.redis?.placement === "shared");
-    for (const app of sharedTenants) {
-        const db = app.redis!.db;
-        if (db >= 0) usedBy.set(db, usedBy.has(db) ? usedBy.get(db)! : app.name);
-    }
-    const free = () => describeFree(databases, new Set(usedBy.keys()));
-    for (const app of Object.values(apps)) {
-        const use = app.redis;
-        if (use === undefined) continue;
-        const path = `apps.${app.name}.redis.db`;
-        if (use.db < 0) {
-            if (use.placement === "dedicated") {
-                use.db = 0;
-                continue;
-            }
-            problems.push(`${path}: missing; every app on the shared Redis server needs a fixed db number; free numbers: ${free()}`);
-            continue;
-        }
-        if (use.db >= databases) {
-            problems.push(`${path}: ${use.db} is out of range; engines.redis.databases is ${databases}, so allowed: 0-${databases - 1}`);
-            continue;
-        }
-        if (use.placement === "shared" && usedBy.get(use.db) !== app.name) {
-            problems.push(`${path}: ${use.db} is already used by apps.${usedBy.get(use.db)}; free numbers: ${free()}`);
-        }
-    }
-}
-
-function describeFree(databases: number, used: Set<number>): string {
-    const ranges: string[] = [];
-    let start = -1;
-    for (let n = 0; n <= databases; n++) {
-        const isFree = n < databases && !used.has(n);
-        if (isFree && start < 0) start = n;
-        if (!isFree && start >= 0) {
-            ranges.push(start === n - 1 ? `${start}` : `${start}-${n - 1}`);
-            start = -1;
-        }
-    }
-    return ranges.length > 0 ? ranges.join(", ") : `none (raise engines.redis.databases above ${databases})`;
-}
-
-/**
- * Neo4j: Community has one user database and no per-user rights, so a shared Community server
- * holds at most one app; Enterprise needs its license accepted, and database names of 3+ characters.
- */
-function checkNeo4j(raw: RawConfig, settings: EngineSettings, apps: Record<string, AppConfig>, problems: string[]): void {
-    const shared = Object.values(apps).filter((a) => a.neo4j?.placement === "shared").map((a) => a.name);
-    if (settings.edition === "community" && shared.length > 1) {
-        problems.push(
-            `engines.neo4j: a shared Neo4j Community server cannot hold ${shared.length} apps (${shared.join(", ")}): Community has one user ` +
-                "database and no per-user rights; set engines.neo4j.edition: enterprise, or placement: dedicated",
-        );
-    }
-    if (settings.edition === "enterprise") {
-        if (raw.engines.neo4j?.acceptLicenseAgreement !== true) {
-            problems.push("engines.neo4j.acceptLicenseAgreement: Neo4j Enterprise runs only once you accept its license (https://neo4j.com/terms/licensing/); set it to true");
-        }
-        for (const app of Object.values(apps)) {
-            if (app.neo4j && app.name.length < 3) {
-                problems.push(`apps.${app.name}.neo4j: Neo4j database names need at least 3 characters; ${JSON.stringify(app.name)} has ${app.name.length}`);
-            }
-        }
-    } else if (raw.engines.neo4j?.acceptLicenseAgreement !== undefined) {
-        problems.push("engines.neo4j.acceptLicenseAgreement: only for edition enterprise");
+        const taken = [...engine.reserved.names, ...engine.reserved.prefixes.map((p) => `${p}*`)].join(", ");
+        problems.push(`${path}: the app name ${JSON.stringify(app)} is reserved by ${engine.name} (reserved: ${taken}); rename the app`);
     }
 }
 
 /** An admin endpoint shared by several servers must tell them apart with `{server}`. */
-function checkAdminEndpoint(settings: EngineSettings, apps: Record<string, AppConfig>, problems: string[]): void {
-    if (!settings.adminEndpoint || settings.adminEndpoint.host.includes("{server}")) return;
-    const uses = Object.values(apps).map((a) => a[settings.engine]).filter((u) => u !== undefined);
-    const dedicated = uses.filter((u) => u.placement === "dedicated").length;
-    const shared = uses.some((u) => u.placement === "shared") ? 1 : 0;
-    if (dedicated + shared > 1) {
-        problems.push(
-            `engines.${settings.engine}.adminEndpoint.host: ${JSON.stringify(settings.adminEndpoint.host)} would point ${dedicated + shared} ` +
-                `${settings.engine} servers at one address; include {server} in the host (e.g. "{server}.db.example.com")`,
-        );
+function checkAdminEndpoints(engines: StackConfig["engines"], servers: ReturnType<typeof planTopology>["servers"], problems: string[]): void {
+    for (const settings of Object.values(engines)) {
+        if (!settings.adminEndpoint || settings.adminEndpoint.host.includes("{server}")) continue;
+        const count = servers.filter((s) => s.engine === settings.engine).length;
+        if (count > 1) {
+            problems.push(
+                `engines.${settings.engine}.adminEndpoint.host: ${JSON.stringify(settings.adminEndpoint.host)} would point ${count} ` +
+                    `${settings.engine} servers at one address; include {server} in the host (e.g. "{server}.db.example.com")`,
+            );
+        }
     }
 }
 
@@ -486,16 +219,15 @@ function checkHostPorts(target: Target, engines: StackConfig["engines"], apps: R
     for (const settings of Object.values(engines)) {
         if (settings.hostPort === undefined) continue;
         const path = `engines.${settings.engine}.hostPort`;
-        const uses = Object.values(apps).map((a) => a[settings.engine]);
+        const uses = Object.values(apps).map((a) => a.uses[settings.engine]);
         if (target !== "docker") problems.push(`${path}: only for target docker; this stack's target is ${target}`);
         else if (!uses.some((u) => u?.placement === "shared")) {
             problems.push(`${path}: no app is on a shared ${settings.engine} server; set apps.<app>.${settings.engine}.hostPort for dedicated servers`);
         } else claim(settings.hostPort, path);
     }
     for (const app of Object.values(apps)) {
-        for (const engine of ENGINES) {
-            const use = app[engine];
-            if (use?.hostPort === undefined) continue;
+        for (const [engine, use] of Object.entries(app.uses)) {
+            if (use.hostPort === undefined) continue;
             const path = `apps.${app.name}.${engine}.hostPort`;
             if (target !== "docker") problems.push(`${path}: only for target docker; this stack's target is ${target}`);
             else if (use.placement !== "dedicated") {

@@ -1,7 +1,8 @@
 // Reads this project's keys from the stack's config (Pulumi.<stack>.yaml) as raw values.
 import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "./files";
 
-export const PROJECT = "tenant-databases";
+export { PROJECT };
 
 /**
  * Every `tenant-databases:<key>` of the stack, without the prefix. Structured values arrive as

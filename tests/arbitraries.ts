@@ -1,6 +1,7 @@
 // fast-check generators for valid stack configs, shared by the planner and stability properties.
 import * as fc from "fast-check";
-import { ENGINES, isReservedName } from "../stacks/config";
+import { isReservedName } from "../components/engine";
+import { ENGINES } from "../components/engines";
 
 /**
  * Valid app names that no engine reserves and whose servers' object names cannot collide (both

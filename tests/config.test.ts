@@ -38,9 +38,9 @@ describe("stack config", () => {
             limits: { memory: "256Mi", cpu: "250m" },
         });
         assert.strictEqual(config.engines.redis?.storageGi, 1);
-        assert.strictEqual(config.engines.redis?.databases, 16);
+        assert.strictEqual((config.engines.redis?.options as { databases: number }).databases, 16);
         assert.strictEqual(config.apps.digi_core.namespace, "digi-core");
-        assert.strictEqual(config.apps.digi_core.postgresql?.connectionLimit, 20);
+        assert.strictEqual((config.apps.digi_core.uses.postgresql?.options as { connectionLimit: number }).connectionLimit, 20);
         assert.strictEqual(config.protect, false);
         assert.deepStrictEqual(config.decommission, []);
     });
@@ -56,7 +56,7 @@ describe("stack config", () => {
             limits: { memory: "1Gi", cpu: "500m" },
         });
         assert.strictEqual(config.engines.mysql?.storageGi, 2);
-        assert.deepStrictEqual(config.apps.lernmi.mysql, { placement: "shared", hostPort: undefined, maxConnections: 20 });
+        assert.deepStrictEqual(config.apps.lernmi.uses.mysql, { placement: "shared", hostPort: undefined, options: { maxConnections: 20 } });
     });
 
     it("resolves placement with app+engine > app > engine > stack", () => {
@@ -67,11 +67,11 @@ describe("stack config", () => {
         raw.apps.lernmi = { placement: "shared", postgresql: { placement: "dedicated" }, redis: { db: 1, placement: "dedicated" } };
         raw.apps.beep_boop = { postgresql: {}, redis: { db: 2 } };
         const apps = parseStackConfig(raw).apps;
-        assert.strictEqual(apps.digi_core.postgresql?.placement, "shared", "app beats engine");
-        assert.strictEqual(apps.lernmi.postgresql?.placement, "dedicated", "app+engine beats app");
-        assert.strictEqual(apps.lernmi.redis?.placement, "dedicated", "app+engine beats app");
-        assert.strictEqual(apps.beep_boop.postgresql?.placement, "dedicated", "engine beats stack");
-        assert.strictEqual(apps.beep_boop.redis?.placement, "shared", "stack is the fallback");
+        assert.strictEqual(apps.digi_core.uses.postgresql?.placement, "shared", "app beats engine");
+        assert.strictEqual(apps.lernmi.uses.postgresql?.placement, "dedicated", "app+engine beats app");
+        assert.strictEqual(apps.lernmi.uses.redis?.placement, "dedicated", "app+engine beats app");
+        assert.strictEqual(apps.beep_boop.uses.postgresql?.placement, "dedicated", "engine beats stack");
+        assert.strictEqual(apps.beep_boop.uses.redis?.placement, "shared", "stack is the fallback");
     });
 
     it("merges partial resources over the engine defaults", () => {
@@ -84,7 +84,7 @@ describe("stack config", () => {
     it("gives a dedicated Redis tenant db 0 when none is set", () => {
         const raw = base();
         raw.apps.lernmi.redis = { placement: "dedicated" };
-        assert.strictEqual(parseStackConfig(raw).apps.lernmi.redis?.db, 0);
+        assert.deepStrictEqual(parseStackConfig(raw).apps.lernmi.uses.redis?.options, { db: 0, scripting: false });
     });
 
     describe("rejects, naming the path, the value and what is allowed", () => {

@@ -80,7 +80,7 @@ describe("guardrails: server settings derived from the memory limit", () => {
                 { a: { redis: { db: 0 }, postgresql: {} } },
             ),
         );
-        assert.deepStrictEqual(ok.engines.redis?.tuning, { redis: { maxmemory: "100Mi", maxmemoryPolicy: "allkeys-lru", maxClients: 500, idleTimeoutSeconds: 0 } });
+        assert.deepStrictEqual(ok.engines.redis?.options, { databases: 16, tuning: { maxmemory: "100Mi", maxmemoryPolicy: "allkeys-lru", maxClients: 500, idleTimeoutSeconds: 0 } });
         const capacity = capacityOf(planTopology(ok));
         const redis = capacity.servers.find((s) => s.name === "redis")!;
         assert.strictEqual(redis.settings.maxmemory, "100Mi");

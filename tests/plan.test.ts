@@ -1,7 +1,8 @@
 import * as assert from "assert";
 import * as fc from "fast-check";
 import { capacityOf } from "../stacks/capacity";
-import { ENGINES, parseStackConfig } from "../stacks/config";
+import { parseStackConfig } from "../stacks/config";
+import { ENGINE_NAMES as ENGINES } from "../components/engines";
 import { Topology, planTopology } from "../stacks/plan";
 import { AppSpec, appsArb, dbNumbering, rawConfig, stackArb } from "./arbitraries";
 
@@ -72,11 +73,9 @@ describe("planner", () => {
             engine: "postgresql",
             app: "a",
             namespace: "a",
-            connectionLimit: 7,
-            statementTimeoutSeconds: 300,
-            idleInTransactionTimeoutSeconds: 60,
+            options: { connectionLimit: 7, statementTimeoutSeconds: 300, idleInTransactionTimeoutSeconds: 60 },
         });
-        assert.deepStrictEqual(redis, { engine: "redis", app: "a", namespace: "a", db: 9, scripting: false });
+        assert.deepStrictEqual(redis, { engine: "redis", app: "a", namespace: "a", options: { db: 9, scripting: false } });
     });
 
     it("sums capacity per engine and in total", () => {
@@ -107,7 +106,7 @@ describe("planner", () => {
                     const topology = planTopology(config);
                     const wanted = new Set<string>();
                     for (const app of Object.values(config.apps)) {
-                        for (const engine of ENGINES) if (app[engine]) wanted.add(`${app.name}/${engine}`);
+                        for (const engine of ENGINES) if (app.uses[engine]) wanted.add(`${app.name}/${engine}`);
                     }
                     const seen: string[] = topology.servers.flatMap((s) => s.tenants.map((t) => `${t.app}/${t.engine}`));
                     assert.strictEqual(seen.length, new Set(seen).size, "a tenant is on two servers");
@@ -115,7 +114,7 @@ describe("planner", () => {
                     for (const s of topology.servers) {
                         for (const t of s.tenants) {
                             assert.strictEqual(t.engine, s.engine);
-                            assert.strictEqual(config.apps[t.app][s.engine]!.placement, s.placement);
+                            assert.strictEqual(config.apps[t.app].uses[s.engine].placement, s.placement);
                         }
                         if (s.placement === "dedicated") assert.strictEqual(s.tenants.length, 1);
                     }

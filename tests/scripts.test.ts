@@ -1,6 +1,8 @@
 // The operator commands: npm run plan and npm run env, run as a user would.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { formatDotenv } from "../components/environment";
 
@@ -71,9 +73,29 @@ describe("operator scripts", function () {
         assert.match(result.stdout, /lernmi: APP_TENANT_ID DATABASE_URL PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD REDIS_URL REDIS_KEY_PREFIX REDIS_DB/);
     });
 
-    it("plan reports an invalid stack file's problems and fails", () => {
+    it("plan reports an invalid stack file's problems and fails, without a stack trace", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
+        try {
+            const file = path.join(dir, "Pulumi.broken.yaml");
+            fs.writeFileSync(
+                file,
+                ["config:", "  tenant-databases:target: docker", "  tenant-databases:engines: { redis: {} }", "  tenant-databases:apps:", "    lernmi: { redis: { db: 99 }, mysql: {} }", ""].join("\n"),
+            );
+            const result = runScript("plan.ts", [file]);
+            assert.strictEqual(result.status, 1, result.stdout);
+            assert.match(result.stderr, /^Pulumi\.broken\.yaml: Invalid stack config \(2 problems\):/);
+            assert.match(result.stderr, /apps\.lernmi\.mysql: engine mysql is not enabled in this stack/);
+            assert.match(result.stderr, /apps\.lernmi\.redis\.db: 99 is out of range/);
+            assert.doesNotMatch(result.stderr, /\bat \w+ \(/, "no stack trace");
+            assert.strictEqual(result.stdout, "");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("plan names the stacks there are when a stack has no file", () => {
         const result = runScript("plan.ts", ["nosuchstack"]);
-        assert.notStrictEqual(result.status, 0);
-        assert.match(result.stderr, /no stack file .*Pulumi\.nosuchstack\.yaml; stacks: dev, prod, staging/);
+        assert.strictEqual(result.status, 1);
+        assert.match(result.stderr, /^no stack file .*Pulumi\.nosuchstack\.yaml; stacks: dev, prod, staging\n$/);
     });
 });

@@ -4,8 +4,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
-export const QDRANT_DISTANCES = ["Cosine", "Dot", "Euclid", "Manhattan"] as const;
-export type QdrantDistance = (typeof QDRANT_DISTANCES)[number];
+import { QDRANT_DISTANCES, QdrantDistance } from "./engine";
 
 export interface CollectionAccess {
     collection: string;

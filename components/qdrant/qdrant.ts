@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
 import { tenantName } from "../../infra/naming";
 import { Tenant, TenantCredentials } from "../credentials";
-import { QdrantCollection, QdrantDistance, collectionToken } from "./qdrant-admin";
+import { QdrantCollection, collectionToken } from "./qdrant-admin";
+import type { QdrantDistance } from "./engine";
 import { assertServerName, dataOptions } from "../options";
 import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
 

@@ -1,0 +1,162 @@
+// The engine descriptor: everything the program knows of one engine, in that engine's folder
+// (components/<engine>/engine.ts), listed once in the registry (components/engines.ts). Config
+// validation, the planner, the platform, the environment and the scripts iterate the registry.
+//
+// Descriptors are pure: loading one loads no Pulumi provider. Only `createServer` needs the
+// engine's components, and it loads them when called, so `stacks/` validation and `npm run plan`
+// stay free of provider modules.
+import type * as pulumi from "@pulumi/pulumi";
+import type { z } from "zod";
+import type { Resources, ServerRuntime } from "../infra/runtime";
+import type { ConnectionBudget } from "./connection-budget";
+import type { Tenant, TenantCredentials } from "./credentials";
+
+export const PLACEMENTS = ["shared", "dedicated"] as const;
+export type Placement = (typeof PLACEMENTS)[number];
+
+export interface Endpoint {
+    /** May contain `{server}`, replaced by each server's name. */
+    host: string;
+    port: number;
+}
+
+/** An engine's defaults: the official image, what a server gets, and where the image keeps things. */
+export interface EngineDefaults {
+    /** The official image's repository; the default image is `<repository>:<version><imageSuffix>`. */
+    repository: string;
+    /** The default image tag. */
+    version: string;
+    storageGi: number;
+    resources: Resources;
+    /** The one TCP port clients use. */
+    port: number;
+    /** The image's own non-root user id. */
+    uid: number;
+    /** Where the image keeps its data (PostgreSQL: before 18; see its descriptor). */
+    dataPath: string;
+}
+
+/** A server's settings, the same for every server of an engine in a stack. */
+export interface ServerSettings<Options = unknown> {
+    engine: string;
+    /** Image tag. */
+    version: string;
+    image: string;
+    storageGi: number;
+    resources: Resources;
+    /** Where `pulumi up` reaches the server's admin port. @default the target's own address */
+    adminEndpoint?: Endpoint;
+    /** The engine's own settings (tuning overrides, Redis databases, Neo4j edition), resolved. */
+    options: Options;
+}
+
+/** One app on one server: what the engine's tenant component needs. */
+export interface TenantPlan<Options = unknown> {
+    engine: string;
+    app: string;
+    /** The app's Kubernetes namespace: it may connect to the server. */
+    namespace: string;
+    /** The engine's own per-app settings (connection limit, Redis db, Qdrant collections), resolved. */
+    options: Options;
+}
+
+export interface ServerPlan<Options = unknown, TenantOptions = unknown> {
+    engine: string;
+    /** A DNS label, unique per target. */
+    name: string;
+    placement: Placement;
+    settings: ServerSettings<Options>;
+    /** Docker target: the fixed loopback port to publish on. @default chosen by Docker */
+    hostPort?: number;
+    /** Sorted by app name. */
+    tenants: TenantPlan<TenantOptions>[];
+}
+
+/** What the platform hands an engine to build one planned server. */
+export interface ServerContext {
+    runtime: ServerRuntime;
+    protect: boolean;
+    /** Apps whose data may really be dropped. */
+    decommission: ReadonlySet<string>;
+    parent: pulumi.Resource;
+}
+
+/** A built server: where apps reach it, and its tenants by app. */
+export interface BuiltServer {
+    host: pulumi.Output<string>;
+    port: pulumi.Output<number>;
+    tenants: Record<string, Tenant>;
+}
+
+/** Figures a planned server reports in `capacity` and `npm run plan`. */
+export interface ServerFigures {
+    /** Server settings derived from the memory limit (or overridden in config). */
+    settings: Record<string, string | number>;
+    /** The tenants' connection limits and the admin's reserve, against max_connections. */
+    connections?: ConnectionBudget;
+}
+
+export interface EngineDescriptor<Name extends string = string, EngineRaw = any, AppRaw = any, Options = any, TenantOptions = any, Credentials extends TenantCredentials = any> {
+    /** The key under `engines` and `apps.<app>`, the first part of server names, the Pulumi type module. */
+    readonly name: Name;
+    /** As people write it: PostgreSQL. */
+    readonly title: string;
+    readonly defaults: EngineDefaults;
+    /** Keys of `engines.<engine>` besides the ones every engine has. */
+    readonly engineKeys: z.ZodRawShape;
+    /** Keys of `apps.<app>.<engine>` besides `placement` and `hostPort`. */
+    readonly appKeys: z.ZodRawShape;
+    /** Names the server uses itself, so no app may take them. */
+    readonly reserved: { names: readonly string[]; prefixes: readonly string[] };
+    /** Appended to the default image's tag (variants such as `-unprivileged`). */
+    imageSuffix?(raw: EngineRaw): string;
+    /** The engine's own settings from `engines.<engine>`, and problems with them (each starting with `path`). */
+    resolveSettings(raw: EngineRaw, base: { version: string; storageGi: number; resources: Resources }, path: string): { options: Options; problems: string[] };
+    /** An app's own settings from `apps.<app>.<engine>`, and problems with them (each starting with `path`). */
+    resolveTenant(raw: AppRaw, use: { app: string; placement: Placement; settings: Options }, path: string): { options: TenantOptions; problems: string[] };
+    /** Problems of a planned server with its tenants, as config messages; the server component applies the same rules. */
+    serverProblems?(server: ServerPlan<Options, TenantOptions>): string[];
+    /** Derived settings and connection budget of a planned server. */
+    figures?(server: ServerPlan<Options, TenantOptions>): ServerFigures;
+    /** How `npm run plan` lists a tenant: `lernmi (db 1)`. @default the app name */
+    describeTenant?(tenant: TenantPlan<TenantOptions>): string;
+    /** The variables an app receives for this engine, in order. */
+    readonly envKeys: readonly string[];
+    /** Those variables from the app's credentials. */
+    environment(credentials: Credentials): Record<string, string>;
+    /** Builds the server and its tenants (loads the engine's components on first call). */
+    createServer(plan: ServerPlan<Options, TenantOptions>, context: ServerContext): BuiltServer;
+}
+
+/** The credentials an engine gives an app. */
+export type CredentialsOf<E> = E extends EngineDescriptor<string, any, any, any, any, infer C> ? C : never;
+
+/** True when an engine keeps `app` for itself. */
+export function isReservedName(engine: EngineDescriptor, app: string): boolean {
+    return engine.reserved.names.includes(app) || engine.reserved.prefixes.some((p) => app.startsWith(p));
+}
+
+/** The arguments every engine's server component takes, from a plan. */
+export function serverArgsOf(plan: ServerPlan, context: ServerContext) {
+    const s = plan.settings;
+    return {
+        runtime: context.runtime,
+        version: s.version,
+        image: s.image,
+        storageGi: s.storageGi,
+        resources: s.resources,
+        adminEndpoint: s.adminEndpoint,
+        hostPort: plan.hostPort,
+        protect: context.protect,
+    };
+}
+
+/** The tenant specs of a plan, with the platform's decommission decision. */
+export function tenantSpecsOf<TenantOptions>(plan: ServerPlan<unknown, TenantOptions>, context: ServerContext) {
+    return plan.tenants.map((t) => ({ app: t.app, namespace: t.namespace, decommissioned: context.decommission.has(t.app), ...t.options }));
+}
+
+/** The keys of `from` that are set (the overrides an engine's config carries). */
+export function pick<T extends object, K extends keyof T>(from: T | undefined, keys: K[]): Pick<T, K> {
+    return Object.fromEntries(keys.filter((k) => from?.[k] !== undefined).map((k) => [k, from![k]])) as Pick<T, K>;
+}

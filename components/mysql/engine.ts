@@ -1,0 +1,86 @@
+// MySQL as the program knows it: defaults, names it keeps, its config keys, what an app receives,
+// and the rules config and components share. Pure: the components load on demand.
+import { z } from "zod";
+import { connections, memory } from "../config-keys";
+import { connectionBudgetProblem } from "../connection-budget";
+import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
+import type { MysqlCredentials } from "./mysql";
+import { MYSQL_DEFAULT_MAX_USER_CONNECTIONS, MysqlTuning, describeMysqlSettings, mysqlConnectionBudget, mysqlServerSettings, mysqlTuningProblems } from "./mysql-settings";
+
+/** MySQL account names allow at most 32 characters. */
+export const MYSQL_MAX_USER_NAME_LENGTH = 32;
+
+const engineKeys = {
+    maxConnections: connections.optional(),
+    innodbBufferPoolSize: memory.optional(),
+};
+const appKeys = {
+    maxConnections: z.number().int().min(1).optional(),
+};
+type EngineRaw = { [K in keyof typeof engineKeys]?: z.infer<(typeof engineKeys)[K]> };
+type AppRaw = { [K in keyof typeof appKeys]?: z.infer<(typeof appKeys)[K]> };
+
+export interface MysqlOptions {
+    tuning: MysqlTuning;
+}
+export interface MysqlTenantOptions {
+    maxConnections: number;
+}
+
+const ENV_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"] as const;
+
+const load = () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require("./mysql") as typeof import("./mysql");
+
+export const mysqlEngine: EngineDescriptor<"mysql", EngineRaw, AppRaw, MysqlOptions, MysqlTenantOptions, MysqlCredentials> = {
+    name: "mysql",
+    title: "MySQL",
+    // MySQL 8.4 (LTS) needs more than 512Mi with its default buffers and performance schema.
+    defaults: {
+        repository: "mysql",
+        version: "8.4",
+        storageGi: 2,
+        resources: { requests: { memory: "512Mi", cpu: "250m" }, limits: { memory: "1Gi", cpu: "500m" } },
+        port: 3306,
+        // The official image's mysql user.
+        uid: 999,
+        dataPath: "/var/lib/mysql",
+    },
+    engineKeys,
+    appKeys,
+    reserved: { names: ["mysql", "sys", "information_schema", "performance_schema", "root"], prefixes: [] },
+    resolveSettings(raw, base, path) {
+        const tuning = pick(raw, ["maxConnections", "innodbBufferPoolSize"]);
+        return { options: { tuning }, problems: mysqlTuningProblems(base.resources.limits.memory, tuning).map((p) => `${path}.${p}`) };
+    },
+    resolveTenant(raw, use, path) {
+        const problems =
+            use.app.length > MYSQL_MAX_USER_NAME_LENGTH
+                ? [`${path}: the app name has ${use.app.length} characters; MySQL user names allow at most ${MYSQL_MAX_USER_NAME_LENGTH}`]
+                : [];
+        return { options: { maxConnections: raw.maxConnections ?? MYSQL_DEFAULT_MAX_USER_CONNECTIONS }, problems };
+    },
+    serverProblems(server) {
+        const budget = connectionBudgetProblem(server.name, this.figures!(server).connections!);
+        return budget === undefined ? [] : [`engines.mysql.maxConnections: ${budget}`];
+    },
+    figures(server) {
+        const settings = mysqlServerSettings(server.settings.resources.limits.memory, server.settings.options.tuning);
+        const tenants = server.tenants.map((t) => ({ app: t.app, maxConnections: t.options.maxConnections }));
+        return { settings: describeMysqlSettings(settings), connections: mysqlConnectionBudget(settings, tenants) };
+    },
+    envKeys: ENV_KEYS,
+    environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({
+        MYSQL_URL: c.url,
+        MYSQL_HOST: c.host,
+        MYSQL_PORT: String(c.port),
+        MYSQL_DATABASE: c.database,
+        MYSQL_USER: c.user,
+        MYSQL_PASSWORD: c.password,
+    }),
+    createServer(plan, context) {
+        const args = { ...serverArgsOf(plan, context), tuning: plan.settings.options.tuning, tenants: tenantSpecsOf(plan, context) };
+        return new (load().MysqlServer)(plan.name, args, { parent: context.parent });
+    },
+};

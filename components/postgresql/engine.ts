@@ -1,0 +1,120 @@
+// PostgreSQL as the program knows it: defaults, names it keeps, its config keys, what an app
+// receives, and the rules config and components share. Pure: the components load on demand.
+import { z } from "zod";
+import { connections, memory, seconds } from "../config-keys";
+import { connectionBudgetProblem } from "../connection-budget";
+import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
+import type { PostgresqlCredentials } from "./postgresql";
+import {
+    POSTGRES_DEFAULT_CONNECTION_LIMIT,
+    POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+    POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+    PostgresqlTuning,
+    describePostgresqlSettings,
+    postgresqlConnectionBudget,
+    postgresqlServerSettings,
+    postgresqlTuningProblems,
+} from "./postgresql-settings";
+
+/** The major version from an image tag such as "18", "17.6" or "16-alpine". */
+export function postgresMajor(version: string): number | undefined {
+    const match = /^(\d+)/.exec(version);
+    return match ? Number(match[1]) : undefined;
+}
+
+/** The tag decides where the image keeps its data, so it must start with a major version. */
+export function postgresqlVersionProblem(version: string): string | undefined {
+    return postgresMajor(version) === undefined
+        ? `${JSON.stringify(version)} does not start with a PostgreSQL major version; expected a tag such as "18" or "17.6" (it decides where the image keeps its data)`
+        : undefined;
+}
+
+const engineKeys = {
+    maxConnections: connections.optional(),
+    sharedBuffers: memory.optional(),
+    workMem: memory.optional(),
+    tempFileLimit: memory.optional(),
+};
+const appKeys = {
+    connectionLimit: z.number().int().min(1).optional(),
+    statementTimeoutSeconds: seconds.optional(),
+    idleInTransactionTimeoutSeconds: seconds.min(1).optional(),
+};
+type EngineRaw = { [K in keyof typeof engineKeys]?: z.infer<(typeof engineKeys)[K]> };
+type AppRaw = { [K in keyof typeof appKeys]?: z.infer<(typeof appKeys)[K]> };
+
+export interface PostgresqlOptions {
+    tuning: PostgresqlTuning;
+}
+export interface PostgresqlTenantOptions {
+    connectionLimit: number;
+    statementTimeoutSeconds: number;
+    idleInTransactionTimeoutSeconds: number;
+}
+
+const ENV_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"] as const;
+
+const load = () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require("./postgresql") as typeof import("./postgresql");
+
+export const postgresqlEngine: EngineDescriptor<"postgresql", EngineRaw, AppRaw, PostgresqlOptions, PostgresqlTenantOptions, PostgresqlCredentials> = {
+    name: "postgresql",
+    title: "PostgreSQL",
+    defaults: {
+        repository: "postgres",
+        version: "18",
+        storageGi: 2,
+        resources: { requests: { memory: "256Mi", cpu: "250m" }, limits: { memory: "512Mi", cpu: "500m" } },
+        port: 5432,
+        // The official images run as this uid (Debian variants).
+        uid: 999,
+        // Before 18; 18+ images keep it under /var/lib/postgresql/<major>/docker.
+        dataPath: "/var/lib/postgresql/data",
+    },
+    engineKeys,
+    appKeys,
+    // The admin role and maintenance databases, `public`, and the reserved `pg_` prefix.
+    reserved: { names: ["postgres", "template0", "template1", "public"], prefixes: ["pg_"] },
+    resolveSettings(raw, base, path) {
+        const tuning = pick(raw, ["maxConnections", "sharedBuffers", "workMem", "tempFileLimit"]);
+        const problems = postgresqlTuningProblems(base.resources.limits.memory, base.storageGi, tuning).map((p) => `${path}.${p}`);
+        const version = postgresqlVersionProblem(base.version);
+        if (version !== undefined) problems.push(`${path}.version: ${version}`);
+        return { options: { tuning }, problems };
+    },
+    resolveTenant(raw) {
+        return {
+            options: {
+                connectionLimit: raw.connectionLimit ?? POSTGRES_DEFAULT_CONNECTION_LIMIT,
+                statementTimeoutSeconds: raw.statementTimeoutSeconds ?? POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+                idleInTransactionTimeoutSeconds: raw.idleInTransactionTimeoutSeconds ?? POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+            },
+            problems: [],
+        };
+    },
+    serverProblems(server) {
+        const budget = connectionBudgetProblem(server.name, this.figures!(server).connections!);
+        return budget === undefined ? [] : [`engines.postgresql.maxConnections: ${budget}`];
+    },
+    figures(server) {
+        const s = server.settings;
+        const settings = postgresqlServerSettings(s.resources.limits.memory, s.storageGi, s.options.tuning);
+        const tenants = server.tenants.map((t) => ({ app: t.app, connectionLimit: t.options.connectionLimit }));
+        return { settings: describePostgresqlSettings(settings), connections: postgresqlConnectionBudget(settings, tenants) };
+    },
+    envKeys: ENV_KEYS,
+    environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({
+        DATABASE_URL: c.url,
+        PGHOST: c.host,
+        PGPORT: String(c.port),
+        PGDATABASE: c.database,
+        PGUSER: c.user,
+        PGPASSWORD: c.password,
+    }),
+    createServer(plan, context) {
+        const args = { ...serverArgsOf(plan, context), tuning: plan.settings.options.tuning, tenants: tenantSpecsOf(plan, context) };
+        return new (load().PostgresqlServer)(plan.name, args, { parent: context.parent });
+    },
+};
+

@@ -1,0 +1,67 @@
+// Qdrant as the program knows it: defaults, its config keys (an app's collections), what an app
+// receives, and the facts config and components share. Pure: the components load on demand.
+import { z } from "zod";
+import { EngineDescriptor, serverArgsOf, tenantSpecsOf } from "../engine";
+import type { QdrantCredentials } from "./qdrant";
+
+export const QDRANT_DISTANCES = ["Cosine", "Dot", "Euclid", "Manhattan"] as const;
+export type QdrantDistance = (typeof QDRANT_DISTANCES)[number];
+
+export interface QdrantCollectionSpec {
+    size: number;
+    distance: QdrantDistance;
+}
+
+const appKeys = {
+    collections: z
+        .record(
+            z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: "a collection name: up to 63 lowercase letters, digits, '_' or '-'" }),
+            z.strictObject({
+                size: z.number().int().min(1).max(65536),
+                distance: z.enum(QDRANT_DISTANCES),
+            }),
+        )
+        .refine((c) => Object.keys(c).length > 0, { error: "at least one collection; an app's token lists exactly its collections" }),
+};
+
+export interface QdrantTenantOptions {
+    collections: Record<string, QdrantCollectionSpec>;
+}
+
+const ENV_KEYS = ["QDRANT_URL", "QDRANT_API_KEY", "QDRANT_COLLECTION_PREFIX"] as const;
+
+const load = () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require("./qdrant") as typeof import("./qdrant");
+
+export const qdrantEngine: EngineDescriptor<"qdrant", object, QdrantTenantOptions, object, QdrantTenantOptions, QdrantCredentials> = {
+    name: "qdrant",
+    title: "Qdrant",
+    defaults: {
+        repository: "qdrant/qdrant",
+        version: "v1.17.0",
+        storageGi: 2,
+        resources: { requests: { memory: "256Mi", cpu: "250m" }, limits: { memory: "1Gi", cpu: "1" } },
+        port: 6333,
+        // The `-unprivileged` images run as this uid.
+        uid: 1000,
+        dataPath: "/qdrant/storage",
+    },
+    engineKeys: {},
+    appKeys,
+    reserved: { names: [], prefixes: [] },
+    // The non-root image is a tag variant.
+    imageSuffix: () => "-unprivileged",
+    resolveSettings: () => ({ options: {}, problems: [] }),
+    resolveTenant: (raw) => ({ options: { collections: raw.collections }, problems: [] }),
+    envKeys: ENV_KEYS,
+    environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({
+        QDRANT_URL: c.url,
+        QDRANT_API_KEY: c.apiKey,
+        QDRANT_COLLECTION_PREFIX: c.collectionPrefix,
+    }),
+    createServer(plan, context) {
+        const args = { ...serverArgsOf(plan, context), tenants: tenantSpecsOf(plan, context) };
+        return new (load().QdrantServer)(plan.name, args, { parent: context.parent });
+    },
+};

@@ -1,0 +1,143 @@
+// Redis as the program knows it: defaults, names it keeps, its config keys, what an app receives,
+// and the rules config and components share. Pure: the components load on demand.
+import { z } from "zod";
+import { connections, memory, seconds } from "../config-keys";
+import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
+import type { RedisCredentials } from "./redis";
+import { REDIS_EVICTION_POLICIES, RedisTuning, describeRedisSettings, redisServerSettings, redisTuningProblems } from "./redis-settings";
+
+/** Logical databases of a server, fixed at its start. */
+export const REDIS_DEFAULT_DATABASES = 16;
+
+/** A tenant whose db number breaks the rules: outside 0..databases-1, or another tenant's on the same server. */
+export type RedisDbProblem = { app: string; db: number; outOfRange: true } | { app: string; db: number; outOfRange: false; usedBy: string };
+
+/**
+ * The db-number rules of one server: every number below `databases`, none used twice. ACLs cannot
+ * restrict DB numbers, so numbers only keep names apart, and must never move.
+ */
+export function redisDbProblems(databases: number, tenants: { app: string; db: number }[]): RedisDbProblem[] {
+    const problems: RedisDbProblem[] = [];
+    const usedBy = new Map<number, string>();
+    for (const t of tenants) {
+        if (t.db < 0 || t.db >= databases) problems.push({ app: t.app, db: t.db, outOfRange: true });
+        else if (usedBy.has(t.db)) problems.push({ app: t.app, db: t.db, outOfRange: false, usedBy: usedBy.get(t.db)! });
+        else usedBy.set(t.db, t.app);
+    }
+    return problems;
+}
+
+/** Scripts run with no key checks until they touch a key and can block the server: one tenant only. */
+export function redisScriptingProblem(tenants: { app: string; scripting?: boolean }[]): string | undefined {
+    const scripting = tenants.filter((t) => t.scripting).map((t) => t.app);
+    return scripting.length > 0 && tenants.length > 1
+        ? `scripting (${scripting.join(", ")}) is allowed only on a server with one tenant; it has ${tenants.length}`
+        : undefined;
+}
+
+const engineKeys = {
+    databases: z.number().int().min(1).max(10000).optional(),
+    maxmemory: memory.optional(),
+    maxmemoryPolicy: z.enum(REDIS_EVICTION_POLICIES).optional(),
+    maxClients: connections.optional(),
+    idleTimeoutSeconds: seconds.optional(),
+};
+const appKeys = {
+    db: z.number().int().min(0).optional(),
+    /** EVAL, FCALL, FUNCTION, SCRIPT: only on a dedicated server. */
+    scripting: z.boolean().optional(),
+};
+type EngineRaw = { [K in keyof typeof engineKeys]?: z.infer<(typeof engineKeys)[K]> };
+type AppRaw = { [K in keyof typeof appKeys]?: z.infer<(typeof appKeys)[K]> };
+
+export interface RedisOptions {
+    databases: number;
+    tuning: RedisTuning;
+}
+export interface RedisTenantOptions {
+    /** -1 until config has checked it: a shared server's tenant must name its number. */
+    db: number;
+    scripting: boolean;
+}
+
+const ENV_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"] as const;
+
+const load = () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require("./redis") as typeof import("./redis");
+
+export const redisEngine: EngineDescriptor<"redis", EngineRaw, AppRaw, RedisOptions, RedisTenantOptions, RedisCredentials> = {
+    name: "redis",
+    title: "Redis",
+    defaults: {
+        repository: "redis",
+        version: "7.4",
+        storageGi: 1,
+        resources: { requests: { memory: "128Mi", cpu: "100m" }, limits: { memory: "256Mi", cpu: "250m" } },
+        port: 6379,
+        uid: 999,
+        dataPath: "/data",
+    },
+    engineKeys,
+    appKeys,
+    // The `default` user (disabled) and the `admin` user the platform manages the server with.
+    reserved: { names: ["default", "admin"], prefixes: [] },
+    resolveSettings(raw, base, path) {
+        const tuning = pick(raw, ["maxmemory", "maxmemoryPolicy", "maxClients", "idleTimeoutSeconds"]);
+        const problems = redisTuningProblems(base.resources.limits.memory, tuning).map((p) => `${path}.${p}`);
+        return { options: { databases: raw.databases ?? REDIS_DEFAULT_DATABASES, tuning }, problems };
+    },
+    resolveTenant(raw, use, path) {
+        const scripting = raw.scripting ?? false;
+        const problems =
+            scripting && use.placement !== "dedicated"
+                ? [
+                      `${path}.scripting: true needs a dedicated Redis server; on a shared one a tenant's script runs unchecked until it ` +
+                          `touches a key and can block every tenant (set ${path}.placement: dedicated, or drop scripting)`,
+                  ]
+                : [];
+        // A dedicated server has one tenant: its number may default to 0.
+        return { options: { db: raw.db ?? (use.placement === "dedicated" ? 0 : -1), scripting }, problems };
+    },
+    serverProblems(server) {
+        const databases = server.settings.options.databases;
+        const path = (app: string) => `apps.${app}.redis.db`;
+        const missing = server.tenants.filter((t) => t.options.db < 0);
+        const numbered = server.tenants.filter((t) => t.options.db >= 0).map((t) => ({ app: t.app, db: t.options.db }));
+        const problems = redisDbProblems(databases, numbered);
+        const used = new Set(numbered.map((t) => t.db));
+        const free = describeFree(databases, used);
+        return [
+            ...missing.map((t) => `${path(t.app)}: missing; every app on the shared Redis server needs a fixed db number; free numbers: ${free}`),
+            ...problems.map((p) =>
+                p.outOfRange
+                    ? `${path(p.app)}: ${p.db} is out of range; engines.redis.databases is ${databases}, so allowed: 0-${databases - 1}`
+                    : `${path(p.app)}: ${p.db} is already used by apps.${p.usedBy}; free numbers: ${free}`,
+            ),
+        ];
+    },
+    figures: (server) => ({ settings: describeRedisSettings(redisServerSettings(server.settings.resources.limits.memory, server.settings.options.tuning)) }),
+    describeTenant: (t) => `${t.app} (db ${t.options.db})`,
+    envKeys: ENV_KEYS,
+    environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({ REDIS_URL: c.url, REDIS_KEY_PREFIX: c.keyPrefix, REDIS_DB: String(c.db) }),
+    createServer(plan, context) {
+        const { databases, tuning } = plan.settings.options;
+        const args = { ...serverArgsOf(plan, context), databases, tuning, tenants: tenantSpecsOf(plan, context) };
+        return new (load().RedisServer)(plan.name, args, { parent: context.parent });
+    },
+};
+
+/** Free numbers as ranges: `1-2, 4-15`. */
+function describeFree(databases: number, used: Set<number>): string {
+    const ranges: string[] = [];
+    let start = -1;
+    for (let n = 0; n <= databases; n++) {
+        const isFree = n < databases && !used.has(n);
+        if (isFree && start < 0) start = n;
+        if (!isFree && start >= 0) {
+            ranges.push(start === n - 1 ? `${start}` : `${start}-${n - 1}`);
+            start = -1;
+        }
+    }
+    return ranges.length > 0 ? ranges.join(", ") : `none (raise engines.redis.databases above ${databases})`;
+}
