@@ -128,6 +128,11 @@ export interface EngineDescriptor<Name extends string = string, EngineRaw = any,
     createServer(plan: ServerPlan<Options, TenantOptions>, context: ServerContext): BuiltServer;
 }
 
+/** The official image of an engine at a tag: `<repository>:<version><suffix>`. */
+export function defaultImage(engine: Pick<EngineDescriptor, "defaults">, version: string, suffix = ""): string {
+    return `${engine.defaults.repository}:${version}${suffix}`;
+}
+
 /** The credentials an engine gives an app. */
 export type CredentialsOf<E> = E extends EngineDescriptor<string, any, any, any, any, infer C> ? C : never;
 

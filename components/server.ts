@@ -1,9 +1,11 @@
 // What every engine's server and tenants share: the arguments a server takes, the tenant fields
-// common to all engines, where `pulumi up` reaches a server, and who may connect to it.
+// common to all engines, starting the server on its runtime, where `pulumi up` reaches it, who
+// may connect to it, and its tenant components by app.
 import * as pulumi from "@pulumi/pulumi";
-import { dnsName } from "../infra/naming";
-import { Resources, RunningServer, ServerRuntime } from "../infra/runtime";
-import type { Endpoint } from "./engine";
+import { dnsName, tenantName } from "../infra/naming";
+import { Resources, RunningServer, ServerRuntime, ServerSpec } from "../infra/runtime";
+import type { EngineDescriptor, Endpoint } from "./engine";
+import { assertServerName } from "./options";
 
 export interface TenantSpecBase {
     app: string;
@@ -40,4 +42,64 @@ export function adminAddress(server: string, endpoint: Endpoint | undefined, run
 /** The namespaces of a server's tenants: the only ones its network policy admits. */
 export function clientNamespaces(tenants: TenantSpecBase[]): string[] {
     return tenants.map((t) => t.namespace ?? dnsName(t.app));
+}
+
+/** What an engine tells the runtime beyond what every server has (name, port, volume, resources, clients). */
+export type EngineServerSpec = Omit<ServerSpec, "engine" | "name" | "image" | "port" | "hostPort" | "data" | "resources" | "clientNamespaces" | "uid" | "protect"> & {
+    /** The image when the args name none. */
+    defaultImage: string;
+    /** Where the volume is mounted. @default the engine's data path */
+    dataPath?: string;
+};
+
+/** A started server: where apps reach it, where `pulumi up` reaches it, and when it is ready. */
+export interface StartedServer {
+    running: RunningServer;
+    /** Where `pulumi up` reaches it: the admin endpoint, or the runtime's address. */
+    admin: { host: pulumi.Output<string>; port: pulumi.Output<number> };
+    protect: boolean;
+}
+
+/**
+ * What every engine's server does alike: checks its name, runs the image on the runtime with the
+ * engine's port, uid and volume, admits its tenants' namespaces, and finds its admin address.
+ */
+export function startServer<T extends TenantSpecBase>(
+    parent: pulumi.Resource,
+    name: string,
+    engine: Pick<EngineDescriptor, "name" | "defaults">,
+    args: ServerArgsBase<T>,
+    spec: EngineServerSpec,
+): StartedServer {
+    assertServerName(name);
+    const { defaultImage, dataPath, ...rest } = spec;
+    const protect = args.protect ?? false;
+    const running = args.runtime.run(
+        {
+            ...rest,
+            engine: engine.name,
+            name,
+            image: args.image ?? defaultImage,
+            port: engine.defaults.port,
+            hostPort: args.hostPort,
+            data: { mountPath: dataPath ?? engine.defaults.dataPath, storageGi: args.storageGi },
+            resources: args.resources,
+            clientNamespaces: clientNamespaces(args.tenants),
+            uid: engine.defaults.uid,
+            protect,
+        },
+        parent,
+    );
+    return { running, admin: adminAddress(name, args.adminEndpoint, running), protect };
+}
+
+/** One tenant component per spec, named `<app>-<engine>`, by app. */
+export function tenantsOf<Spec extends TenantSpecBase, T>(engine: string, specs: Spec[], make: (name: string, spec: Spec) => T): Record<string, T> {
+    return Object.fromEntries(specs.map((t) => [t.app, make(tenantName(t.app, engine), t)]));
+}
+
+/** A server component's problems as one error: `PostgresqlServer x: a; b`. */
+export function assertNoProblems(component: string, name: string, problems: (string | undefined)[]): void {
+    const found = problems.filter((p): p is string => p !== undefined);
+    if (found.length > 0) throw new Error(`${component} ${name}: ${found.join("; ")}`);
 }

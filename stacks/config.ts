@@ -7,7 +7,7 @@ import { Placement, RawConfig, RawEngine, RawResources, RawUse, Target, rawConfi
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
 import { dnsName, serverObjectNames } from "../infra/naming";
 import { ENGINES } from "../components/engines";
-import { EngineDescriptor, ServerSettings, isReservedName } from "../components/engine";
+import { EngineDescriptor, ServerSettings, defaultImage, isReservedName } from "../components/engine";
 import type { Quantities, Resources } from "../infra/runtime";
 import { planTopology } from "./plan";
 
@@ -154,7 +154,7 @@ function resolveEngine(engine: EngineDescriptor, settings: RawEngine, stackPlace
     return {
         engine: engine.name,
         version,
-        image: settings.image ?? `${defaults.repository}:${version}${engine.imageSuffix?.(settings) ?? ""}`,
+        image: settings.image ?? defaultImage(engine, version, engine.imageSuffix?.(settings)),
         storageGi,
         resources,
         placement: settings.placement ?? stackPlacement,

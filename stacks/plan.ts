@@ -20,15 +20,15 @@ export function planTopology(config: StackConfig): Topology {
         const engineConfig = config.engines[engine];
         if (engineConfig === undefined) continue;
         // The engine's placement and shared port are config defaults; each server has its own.
-        const { placement: _placement, hostPort: sharedPort, ...rest } = engineConfig;
-        const settings: ServerSettings = rest;
+        const { version, image, storageGi, resources, adminEndpoint, options } = engineConfig;
+        const settings: ServerSettings = { engine, version, image, storageGi, resources, adminEndpoint, options };
         for (const app of apps) {
             const use = app.uses[engine];
             if (use === undefined) continue;
             const name = serverName(engine, use.placement === "dedicated" ? app.name : undefined);
             let server = servers.get(name);
             if (server === undefined) {
-                const hostPort = use.placement === "dedicated" ? use.hostPort : sharedPort;
+                const hostPort = use.placement === "dedicated" ? use.hostPort : engineConfig.hostPort;
                 server = { engine, name, placement: use.placement, settings, hostPort, tenants: [] };
                 servers.set(name, server);
             }

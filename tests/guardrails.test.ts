@@ -138,12 +138,12 @@ describe("guardrails: connection budget", () => {
         const tenants = Array.from({ length: 5 }, (_, i) => ({ app: `a${i}` }));
         await assert.rejects(
             runProgram(() => new PostgresqlServer("postgresql", { runtime, version: "18", storageGi: 2, resources, tenants })),
-            /PostgresqlServer server postgresql: the tenants' connection limits add up to 100/,
+            /PostgresqlServer postgresql: the tenants' connection limits add up to 100/,
         );
         const mysqlResources = { ...resources, limits: { memory: "1Gi", cpu: "500m" } };
         await assert.rejects(
             runProgram(() => new MysqlServer("mysql", { runtime, version: "8.4", storageGi: 2, resources: mysqlResources, tenants: [...tenants, { app: "a5" }, { app: "a6" }] })),
-            /MysqlServer server mysql: .* 142 > max_connections 128/,
+            /MysqlServer mysql: .* 142 > max_connections 128/,
         );
         await assert.rejects(
             runProgram(() => new RedisServer("redis", { runtime, version: "7.4", storageGi: 1, resources, tenants: [{ app: "a", db: 0, scripting: true }, { app: "b", db: 1 }] })),

@@ -83,7 +83,7 @@ describe("operator scripts", function () {
             );
             const result = runScript("plan.ts", [file]);
             assert.strictEqual(result.status, 1, result.stdout);
-            assert.match(result.stderr, /^Pulumi\.broken\.yaml: Invalid stack config \(2 problems\):/);
+            assert.match(result.stderr, /^\S*Pulumi\.broken\.yaml: Invalid stack config \(2 problems\):/);
             assert.match(result.stderr, /apps\.lernmi\.mysql: engine mysql is not enabled in this stack/);
             assert.match(result.stderr, /apps\.lernmi\.redis\.db: 99 is out of range/);
             assert.doesNotMatch(result.stderr, /\bat \w+ \(/, "no stack trace");

@@ -6,13 +6,9 @@
 //   delete unless the app is decommissioned. (MongoDB creates a database on first write.)
 // The commands are built by pure functions (tested); a runner executes them.
 import * as pulumi from "@pulumi/pulumi";
+import { AdminConnection, adminError } from "../admin-connection";
 
-export interface MongoAdminConnection {
-    host: string;
-    port: number;
-    adminUser: string;
-    adminPassword: string;
-}
+export type MongoAdminConnection = AdminConnection;
 
 /** A database command: which database it runs on, and the command document. */
 export interface MongoCommand {
@@ -56,11 +52,7 @@ export const runAsAdmin: MongoRunner = async (connection, action, commands) => {
         for (const c of commands) replies.push(await client.db(c.db).command(c.command));
         return replies;
     } catch (err) {
-        const message = (err as Error).message;
-        throw new Error(
-            `MongoDB at ${connection.host}:${connection.port} as ${connection.adminUser} failed to ${action}: ${message}` +
-                (/ECONNREFUSED|Server selection timed out|getaddrinfo/i.test(message) ? ". The server must be reachable from where `pulumi up` runs (see adminEndpoint)." : ""),
-        );
+        throw adminError(`MongoDB at ${connection.host}:${connection.port}`, connection.adminUser, action, err);
     } finally {
         await client.close().catch(() => undefined);
     }

@@ -1,17 +1,16 @@
 // MongoDB: a server with auth on, and per tenant a user with readWrite on its own database only.
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
-import { tenantName } from "../../infra/naming";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { MongoDatabase, MongoUser } from "./mongodb-admin";
-import { assertServerName, dataOptions } from "../options";
-import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
+import { dataOptions } from "../options";
+import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf } from "../server";
+import { defaultImage } from "../engine";
+import { mongodbEngine } from "./engine";
 import { MongodbTuning, mongodbServerArgs, mongodbServerSettings, mongodbTuningProblems } from "./mongodb-settings";
 
-export const MONGODB_PORT = 27017;
+export const MONGODB_PORT = mongodbEngine.defaults.port;
 export const MONGODB_ADMIN_USER = "admin";
-/** The official image's mongodb user. */
-const MONGODB_UID = 999;
 
 export type MongodbTenantSpec = TenantSpecBase;
 
@@ -33,48 +32,25 @@ export class MongodbServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: MongodbServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:mongodb:MongodbServer", name, {}, opts);
-        assertServerName(name);
-        const protect = args.protect ?? false;
-        const tuningProblems = mongodbTuningProblems(args.resources.limits.memory, args.tuning ?? {});
-        if (tuningProblems.length > 0) throw new Error(`MongodbServer ${name}: ${tuningProblems.join("; ")}`);
-        const settings = mongodbServerSettings(args.resources.limits.memory, args.tuning);
+        const tuning = args.tuning ?? {};
+        assertNoProblems("MongodbServer", name, mongodbTuningProblems(args.resources.limits.memory, tuning));
+        const settings = mongodbServerSettings(args.resources.limits.memory, tuning);
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
-        const running = args.runtime.run(
-            {
-                engine: "mongodb",
-                name,
-                image: args.image ?? `mongo:${args.version}`,
-                port: MONGODB_PORT,
-                hostPort: args.hostPort,
-                args: mongodbServerArgs(settings),
-                // Auth is on: the image creates this root user on first start.
-                env: { MONGO_INITDB_ROOT_USERNAME: MONGODB_ADMIN_USER },
-                secretEnv: { MONGO_INITDB_ROOT_PASSWORD: adminPassword.result },
-                data: { mountPath: "/data/db", storageGi: args.storageGi },
-                writablePaths: ["/tmp", "/data/configdb"],
-                resources: args.resources,
-                // The image's init phase binds 127.0.0.1 only: probing the container's own address
-                // keeps the server unready until the real start.
-                readinessCommand: ["sh", "-c", `mongosh --quiet --host "$(hostname -i)" --port ${MONGODB_PORT} --eval "db.adminCommand({ ping: 1 }).ok" | grep -q 1`],
-                clientNamespaces: clientNamespaces(args.tenants),
-                uid: MONGODB_UID,
-                protect,
-            },
-            this,
-        );
+        const { running, admin: address, protect } = startServer(this, name, mongodbEngine, args, {
+            defaultImage: defaultImage(mongodbEngine, args.version),
+            args: mongodbServerArgs(settings),
+            // Auth is on: the image creates this root user on first start.
+            env: { MONGO_INITDB_ROOT_USERNAME: MONGODB_ADMIN_USER },
+            secretEnv: { MONGO_INITDB_ROOT_PASSWORD: adminPassword.result },
+            writablePaths: ["/tmp", "/data/configdb"],
+            // The image's init phase binds 127.0.0.1 only: probing the container's own address
+            // keeps the server unready until the real start.
+            readinessCommand: ["sh", "-c", `mongosh --quiet --host "$(hostname -i)" --port ${MONGODB_PORT} --eval "db.adminCommand({ ping: 1 }).ok" | grep -q 1`],
+        });
         this.host = running.host;
         this.port = running.port;
-        const admin = {
-            ...adminAddress(name, args.adminEndpoint, running),
-            password: pulumi.secret(adminPassword.result),
-            ready: running.ready,
-        };
-        this.tenants = Object.fromEntries(
-            args.tenants.map((t) => [
-                t.app,
-                new MongodbTenant(tenantName(t.app, "mongodb"), { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }),
-            ]),
-        );
+        const admin = { ...address, password: pulumi.secret(adminPassword.result), ready: running.ready };
+        this.tenants = tenantsOf("mongodb", args.tenants, (tenant, t) => new MongodbTenant(tenant, { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }));
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }

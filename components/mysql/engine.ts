@@ -62,8 +62,8 @@ export const mysqlEngine: EngineDescriptor<"mysql", EngineRaw, AppRaw, MysqlOpti
         return { options: { maxConnections: raw.maxConnections ?? MYSQL_DEFAULT_MAX_USER_CONNECTIONS }, problems };
     },
     serverProblems(server) {
-        const budget = connectionBudgetProblem(server.name, this.figures!(server).connections!);
-        return budget === undefined ? [] : [`engines.mysql.maxConnections: ${budget}`];
+        const budget = connectionBudgetProblem(this.figures!(server).connections!);
+        return budget === undefined ? [] : [`engines.mysql.maxConnections: server ${server.name}: ${budget}`];
     },
     figures(server) {
         const settings = mysqlServerSettings(server.settings.resources.limits.memory, server.settings.options.tuning);

@@ -3,23 +3,15 @@
 // `ALTER USER ... WITH MAX_USER_CONNECTIONS n`, reads it back from mysql.user, and resets it to 0
 // (unlimited) on delete. Idempotent: ALTER USER sets the value whatever it was.
 import * as pulumi from "@pulumi/pulumi";
+import { AdminConnection, AdminConnectionArgs, adminError } from "../admin-connection";
 
-export interface MysqlConnectionLimitArgs {
-    /** Where `pulumi up` reaches the server. */
-    host: pulumi.Input<string>;
-    port: pulumi.Input<number>;
-    adminUser: pulumi.Input<string>;
-    adminPassword: pulumi.Input<string>;
+export interface MysqlConnectionLimitArgs extends AdminConnectionArgs {
     /** The account `'<user>'@'%'`; create it first (dependsOn). */
     user: pulumi.Input<string>;
     maxUserConnections: pulumi.Input<number>;
 }
 
-export interface MysqlConnectionLimitState {
-    host: string;
-    port: number;
-    adminUser: string;
-    adminPassword: string;
+export interface MysqlConnectionLimitState extends AdminConnection {
     user: string;
     maxUserConnections: number;
 }
@@ -39,10 +31,7 @@ async function withAdmin<T>(props: MysqlConnectionLimitState, action: string, fn
             connectTimeout: 10000,
         });
     } catch (err) {
-        throw new Error(
-            `cannot connect to MySQL at ${props.host}:${props.port} as ${props.adminUser} to ${action}: ${(err as Error).message}. ` +
-                "The server must be reachable from where `pulumi up` runs (see adminEndpoint).",
-        );
+        throw adminError(`MySQL at ${props.host}:${props.port}`, props.adminUser, action, err);
     }
     try {
         return await fn(async (sql, values) => (await connection.query(sql, values))[0]);

@@ -3,11 +3,12 @@
 import * as mysql from "@pulumi/mysql";
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
-import { tenantName } from "../../infra/naming";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { MysqlConnectionLimit } from "./mysql-connection-limit";
-import { assertServerName, dataOptions } from "../options";
-import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
+import { dataOptions } from "../options";
+import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf } from "../server";
+import { defaultImage } from "../engine";
+import { mysqlEngine } from "./engine";
 import { connectionBudgetProblem } from "../connection-budget";
 import {
     MYSQL_DEFAULT_MAX_USER_CONNECTIONS,
@@ -18,10 +19,8 @@ import {
     mysqlTuningProblems,
 } from "./mysql-settings";
 
-export const MYSQL_PORT = 3306;
+export const MYSQL_PORT = mysqlEngine.defaults.port;
 export const MYSQL_ADMIN_USER = "root";
-/** The official image's mysql user. */
-const MYSQL_UID = 999;
 
 export interface MysqlTenantSpec extends TenantSpecBase {
     /** `max_user_connections` of the app's account. @default 20 */
@@ -49,43 +48,27 @@ export class MysqlServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: MysqlServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:mysql:MysqlServer", name, {}, opts);
-        assertServerName(name);
-        const protect = args.protect ?? false;
         const tuning = args.tuning ?? {};
-        const tuningProblems = mysqlTuningProblems(args.resources.limits.memory, tuning);
-        if (tuningProblems.length > 0) throw new Error(`MysqlServer ${name}: ${tuningProblems.join("; ")}`);
+        assertNoProblems("MysqlServer", name, mysqlTuningProblems(args.resources.limits.memory, tuning));
         const settings = mysqlServerSettings(args.resources.limits.memory, tuning);
-        const budget = connectionBudgetProblem(name, mysqlConnectionBudget(settings, args.tenants));
-        if (budget !== undefined) throw new Error(`MysqlServer ${budget}`);
+        assertNoProblems("MysqlServer", name, [connectionBudgetProblem(mysqlConnectionBudget(settings, args.tenants))]);
         const rootPassword = generatedPassword(`${name}-admin-password`, { parent: this });
 
-        const running = args.runtime.run(
-            {
-                engine: "mysql",
-                name,
-                image: args.image ?? `mysql:${args.version}`,
-                port: MYSQL_PORT,
-                hostPort: args.hostPort,
-                args: mysqlServerArgs(settings),
-                secretEnv: { MYSQL_ROOT_PASSWORD: rootPassword.result },
-                data: { mountPath: "/var/lib/mysql", storageGi: args.storageGi },
-                // The socket directory and scratch space: the root filesystem is read-only.
-                writablePaths: ["/var/run/mysqld", "/tmp"],
-                resources: args.resources,
-                // Over TCP: the image's init phase runs the server with networking off. `ping`
-                // answers once the server accepts connections, without credentials.
-                readinessCommand: ["mysqladmin", "ping", "-h", "127.0.0.1", "-P", String(MYSQL_PORT), "--silent"],
-                livenessCommand: mysqlLivenessCommand(),
-                clientNamespaces: clientNamespaces(args.tenants),
-                uid: MYSQL_UID,
-                protect,
-            },
-            this,
-        );
+        const { running, admin: address, protect } = startServer(this, name, mysqlEngine, args, {
+            defaultImage: defaultImage(mysqlEngine, args.version),
+            args: mysqlServerArgs(settings),
+            secretEnv: { MYSQL_ROOT_PASSWORD: rootPassword.result },
+            // The socket directory and scratch space: the root filesystem is read-only.
+            writablePaths: ["/var/run/mysqld", "/tmp"],
+            // Over TCP: the image's init phase runs the server with networking off. `ping`
+            // answers once the server accepts connections, without credentials.
+            readinessCommand: ["mysqladmin", "ping", "-h", "127.0.0.1", "-P", String(MYSQL_PORT), "--silent"],
+            livenessCommand: mysqlLivenessCommand(),
+        });
         this.host = running.host;
         this.port = running.port;
 
-        const { host: adminHost, port: adminPort } = adminAddress(name, args.adminEndpoint, running);
+        const { host: adminHost, port: adminPort } = address;
         const provider = new mysql.Provider(
             `${name}-admin`,
             {
@@ -99,12 +82,7 @@ export class MysqlServer extends pulumi.ComponentResource {
         );
         const admin: MysqlAdmin = { host: adminHost, port: adminPort, password: rootPassword.result, provider };
 
-        this.tenants = Object.fromEntries(
-            args.tenants.map((t) => [
-                t.app,
-                new MysqlTenant(tenantName(t.app, "mysql"), { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }),
-            ]),
-        );
+        this.tenants = tenantsOf("mysql", args.tenants, (tenant, t) => new MysqlTenant(tenant, { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }));
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }

@@ -4,6 +4,7 @@
 //   that database and none elsewhere. Deleted with its app, which revokes access.
 // The Cypher is built by pure functions (tested); names are quoted, the password is a parameter.
 import * as pulumi from "@pulumi/pulumi";
+import { adminError } from "../admin-connection";
 
 export interface Neo4jAdminConnection {
     /** bolt://host:port where `pulumi up` reaches the server. */
@@ -78,11 +79,7 @@ export const runOnSystemDatabase: CypherRunner = async (connection, action, stat
         }
         return results;
     } catch (err) {
-        const message = (err as Error).message;
-        throw new Error(
-            `Neo4j at ${connection.uri} as ${connection.adminUser} failed to ${action}: ${message}` +
-                (/ServiceUnavailable|ECONNREFUSED|connect/i.test(message) ? ". The server must be reachable from where `pulumi up` runs (see adminEndpoint)." : ""),
-        );
+        throw adminError(`Neo4j at ${connection.uri}`, connection.adminUser, action, err);
     } finally {
         await session.close().catch(() => undefined);
         await driver.close().catch(() => undefined);

@@ -4,24 +4,18 @@
 // and database `neo4j`.
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
-import { dnsName, tenantName } from "../../infra/naming";
 import { parseMemoryMi } from "../../infra/quantities";
 import { Tenant, PasswordCredentials } from "../credentials";
 import { Neo4jDatabase, Neo4jUser } from "./neo4j-admin";
-import { assertServerName, dataOptions } from "../options";
-import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
+import { dataOptions } from "../options";
+import { ServerArgsBase, TenantSpecBase, startServer, tenantsOf } from "../server";
+import { defaultImage } from "../engine";
+import { Neo4jEdition, neo4jCommunityCannotHold, neo4jDatabaseName, neo4jEngine } from "./engine";
 
-export const NEO4J_BOLT_PORT = 7687;
+export const NEO4J_BOLT_PORT = neo4jEngine.defaults.port;
 export const NEO4J_ADMIN_USER = "neo4j";
-/** The official image's neo4j user. */
-const NEO4J_UID = 7474;
-
-export type Neo4jEdition = "community" | "enterprise";
-
-/** Neo4j database names allow no `_`: the app name with `-`. */
-export function neo4jDatabaseName(app: string): string {
-    return dnsName(app);
-}
+export { neo4jDatabaseName } from "./engine";
+export type { Neo4jEdition } from "./engine";
 
 export type Neo4jTenantSpec = TenantSpecBase;
 
@@ -43,62 +37,42 @@ export class Neo4jServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: Neo4jServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:neo4j:Neo4jServer", name, {}, opts);
-        assertServerName(name);
         const edition = args.edition ?? "community";
-        if (edition === "community" && args.tenants.length > 1) {
+        if (neo4jCommunityCannotHold(edition, args.tenants.length)) {
             throw new Error(
                 `Neo4jServer ${name}: Community has one user database and no per-user rights, so it cannot hold ${args.tenants.length} tenants; ` +
                     "use the enterprise edition or one server per app",
             );
         }
-        const protect = args.protect ?? false;
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
         // Heap and page cache from the memory limit, so the JVM stays inside it.
         const limitMi = parseMemoryMi(args.resources.limits.memory);
-        const running = args.runtime.run(
-            {
-                engine: "neo4j",
-                name,
-                image: args.image ?? (edition === "enterprise" ? `neo4j:${args.version}-enterprise` : `neo4j:${args.version}`),
-                port: NEO4J_BOLT_PORT,
-                hostPort: args.hostPort,
-                env: {
-                    NEO4J_server_memory_heap_initial__size: `${Math.floor(limitMi / 2)}m`,
-                    NEO4J_server_memory_heap_max__size: `${Math.floor(limitMi / 2)}m`,
-                    NEO4J_server_memory_pagecache_size: `${Math.floor(limitMi / 4)}m`,
-                    ...(edition === "enterprise" ? { NEO4J_ACCEPT_LICENSE_AGREEMENT: "yes" } : {}),
-                },
-                secretEnv: { NEO4J_AUTH: pulumi.interpolate`${NEO4J_ADMIN_USER}/${adminPassword.result}` },
-                data: { mountPath: "/data", storageGi: args.storageGi },
-                // The image's entrypoint writes its settings into the config directory at start.
-                writableRoot: true,
-                resources: args.resources,
-                readinessCommand: [
-                    "sh",
-                    "-c",
-                    `cypher-shell -a bolt://127.0.0.1:${NEO4J_BOLT_PORT} -u ${NEO4J_ADMIN_USER} -p "\${NEO4J_AUTH#${NEO4J_ADMIN_USER}/}" "RETURN 1" > /dev/null`,
-                ],
-                clientNamespaces: clientNamespaces(args.tenants),
-                uid: NEO4J_UID,
-                protect,
+        const { running, admin: address, protect } = startServer(this, name, neo4jEngine, args, {
+            defaultImage: defaultImage(neo4jEngine, args.version, neo4jEngine.imageSuffix?.({ edition })),
+            env: {
+                NEO4J_server_memory_heap_initial__size: `${Math.floor(limitMi / 2)}m`,
+                NEO4J_server_memory_heap_max__size: `${Math.floor(limitMi / 2)}m`,
+                NEO4J_server_memory_pagecache_size: `${Math.floor(limitMi / 4)}m`,
+                ...(edition === "enterprise" ? { NEO4J_ACCEPT_LICENSE_AGREEMENT: "yes" } : {}),
             },
-            this,
-        );
+            secretEnv: { NEO4J_AUTH: pulumi.interpolate`${NEO4J_ADMIN_USER}/${adminPassword.result}` },
+            // The image's entrypoint writes its settings into the config directory at start.
+            writableRoot: true,
+            readinessCommand: [
+                "sh",
+                "-c",
+                `cypher-shell -a bolt://127.0.0.1:${NEO4J_BOLT_PORT} -u ${NEO4J_ADMIN_USER} -p "\${NEO4J_AUTH#${NEO4J_ADMIN_USER}/}" "RETURN 1" > /dev/null`,
+            ],
+        });
         this.host = running.host;
         this.port = running.port;
-        const { host: adminHost, port: adminPort } = adminAddress(name, args.adminEndpoint, running);
         const admin = {
-            uri: pulumi.interpolate`bolt://${adminHost}:${adminPort}`,
+            uri: pulumi.interpolate`bolt://${address.host}:${address.port}`,
             password: pulumi.secret(adminPassword.result),
             ready: running.ready,
         };
 
-        this.tenants = Object.fromEntries(
-            args.tenants.map((t) => [
-                t.app,
-                new Neo4jTenant(tenantName(t.app, "neo4j"), { ...t, edition, admin, protect, host: this.host, port: this.port }, { parent: this }),
-            ]),
-        );
+        this.tenants = tenantsOf("neo4j", args.tenants, (tenant, t) => new Neo4jTenant(tenant, { ...t, edition, admin, protect, host: this.host, port: this.port }, { parent: this }));
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }

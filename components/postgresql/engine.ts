@@ -94,8 +94,8 @@ export const postgresqlEngine: EngineDescriptor<"postgresql", EngineRaw, AppRaw,
         };
     },
     serverProblems(server) {
-        const budget = connectionBudgetProblem(server.name, this.figures!(server).connections!);
-        return budget === undefined ? [] : [`engines.postgresql.maxConnections: ${budget}`];
+        const budget = connectionBudgetProblem(this.figures!(server).connections!);
+        return budget === undefined ? [] : [`engines.postgresql.maxConnections: server ${server.name}: ${budget}`];
     },
     figures(server) {
         const s = server.settings;

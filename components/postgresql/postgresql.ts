@@ -3,10 +3,11 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
-import { tenantName } from "../../infra/naming";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
-import { assertServerName, dataOptions } from "../options";
-import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
+import { dataOptions } from "../options";
+import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf } from "../server";
+import { defaultImage } from "../engine";
+import { postgresMajor, postgresqlEngine, postgresqlVersionProblem } from "./engine";
 import { connectionBudgetProblem } from "../connection-budget";
 import {
     POSTGRES_DEFAULT_CONNECTION_LIMIT,
@@ -20,10 +21,8 @@ import {
     postgresqlTuningProblems,
 } from "./postgresql-settings";
 
-export const POSTGRES_PORT = 5432;
+export const POSTGRES_PORT = postgresqlEngine.defaults.port;
 export const POSTGRES_ADMIN_USER = "postgres";
-/** The official images run as this uid (Debian variants). */
-const POSTGRES_UID = 999;
 
 export interface PostgresqlTenantSpec extends TenantSpecBase {
     /** @default 20 */
@@ -40,12 +39,6 @@ export interface PostgresqlServerArgs extends ServerArgsBase<PostgresqlTenantSpe
     tuning?: PostgresqlTuning;
 }
 
-/** The major version from an image tag such as "18", "17.6" or "16-alpine". */
-export function postgresMajor(version: string): number | undefined {
-    const match = /^(\d+)/.exec(version);
-    return match ? Number(match[1]) : undefined;
-}
-
 export class PostgresqlServer extends pulumi.ComponentResource {
     /** Where apps reach the server. */
     readonly host: pulumi.Output<string>;
@@ -56,18 +49,12 @@ export class PostgresqlServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: PostgresqlServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:postgresql:PostgresqlServer", name, {}, opts);
-        assertServerName(name);
-        const major = postgresMajor(args.version);
-        if (major === undefined) {
-            throw new Error(`PostgresqlServer ${name}: version ${JSON.stringify(args.version)} does not start with a major version`);
-        }
-        const protect = args.protect ?? false;
+        assertNoProblems("PostgresqlServer", name, [postgresqlVersionProblem(args.version)]);
+        const major = postgresMajor(args.version)!;
         const tuning = args.tuning ?? {};
-        const tuningProblems = postgresqlTuningProblems(args.resources.limits.memory, args.storageGi, tuning);
-        if (tuningProblems.length > 0) throw new Error(`PostgresqlServer ${name}: ${tuningProblems.join("; ")}`);
+        assertNoProblems("PostgresqlServer", name, postgresqlTuningProblems(args.resources.limits.memory, args.storageGi, tuning));
         const settings = postgresqlServerSettings(args.resources.limits.memory, args.storageGi, tuning);
-        const budget = connectionBudgetProblem(name, postgresqlConnectionBudget(settings, args.tenants));
-        if (budget !== undefined) throw new Error(`PostgresqlServer ${budget}`);
+        assertNoProblems("PostgresqlServer", name, [connectionBudgetProblem(postgresqlConnectionBudget(settings, args.tenants))]);
 
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
         // PostgreSQL 18+ images keep data under /var/lib/postgresql/<major>/docker; older ones
@@ -75,38 +62,27 @@ export class PostgresqlServer extends pulumi.ComponentResource {
         const layout =
             major >= 18
                 ? { mountPath: "/var/lib/postgresql", env: {} as Record<string, string> }
-                : { mountPath: "/var/lib/postgresql/data", env: { PGDATA: "/var/lib/postgresql/data/pgdata" } };
+                : { mountPath: postgresqlEngine.defaults.dataPath, env: { PGDATA: `${postgresqlEngine.defaults.dataPath}/pgdata` } };
 
-        const running = args.runtime.run(
-            {
-                engine: "postgresql",
-                name,
-                image: args.image ?? `postgres:${args.version}`,
-                port: POSTGRES_PORT,
-                hostPort: args.hostPort,
-                args: postgresqlServerArgs(settings),
-                env: { POSTGRES_USER: POSTGRES_ADMIN_USER, ...layout.env },
-                secretEnv: { POSTGRES_PASSWORD: adminPassword.result },
-                data: { mountPath: layout.mountPath, storageGi: args.storageGi },
-                resources: args.resources,
-                // Over TCP: during the image's init phase the server listens on its socket only.
-                readinessCommand: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", POSTGRES_ADMIN_USER, "-d", "postgres"],
-                livenessCommand: postgresqlLivenessCommand(),
-                // The socket and lock directory, and scratch space: the root filesystem is read-only.
-                writablePaths: ["/var/run/postgresql", "/tmp"],
-                clientNamespaces: clientNamespaces(args.tenants),
-                uid: POSTGRES_UID,
-                protect,
-            },
-            this,
-        );
+        const { running, admin, protect } = startServer(this, name, postgresqlEngine, args, {
+            defaultImage: defaultImage(postgresqlEngine, args.version),
+            dataPath: layout.mountPath,
+            args: postgresqlServerArgs(settings),
+            env: { POSTGRES_USER: POSTGRES_ADMIN_USER, ...layout.env },
+            secretEnv: { POSTGRES_PASSWORD: adminPassword.result },
+            // Over TCP: during the image's init phase the server listens on its socket only.
+            readinessCommand: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", POSTGRES_ADMIN_USER, "-d", "postgres"],
+            livenessCommand: postgresqlLivenessCommand(),
+            // The socket and lock directory, and scratch space: the root filesystem is read-only.
+            writablePaths: ["/var/run/postgresql", "/tmp"],
+        });
         this.host = running.host;
         this.port = running.port;
 
         this.provider = new postgresql.Provider(
             `${name}-admin`,
             {
-                ...adminAddress(name, args.adminEndpoint, running),
+                ...admin,
                 username: POSTGRES_ADMIN_USER,
                 password: pulumi.secret(adminPassword.result),
                 database: "postgres",
@@ -119,12 +95,7 @@ export class PostgresqlServer extends pulumi.ComponentResource {
             { parent: this, dependsOn: [running.ready] },
         );
 
-        this.tenants = Object.fromEntries(
-            args.tenants.map((t) => [
-                t.app,
-                new PostgresqlTenant(tenantName(t.app, "postgresql"), { server: this, protect, ...t }, { parent: this }),
-            ]),
-        );
+        this.tenants = tenantsOf("postgresql", args.tenants, (tenant, t) => new PostgresqlTenant(tenant, { server: this, protect, ...t }, { parent: this }));
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }

@@ -3,7 +3,7 @@
 // lists exactly the app's collections (the server runs with `jwt_rbac`).
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-
+import { adminError } from "../admin-connection";
 import { QDRANT_DISTANCES, QdrantDistance } from "./engine";
 
 export interface CollectionAccess {
@@ -69,11 +69,7 @@ async function call<T>(state: QdrantCollectionState, action: string, fn: () => P
     try {
         return await fn();
     } catch (err) {
-        const message = (err as Error).message;
-        throw new Error(
-            `Qdrant at ${state.url} failed to ${action}: ${message}` +
-                (/fetch failed|ECONNREFUSED|ENOTFOUND/i.test(message) ? ". The server must be reachable from where `pulumi up` runs (see adminEndpoint)." : ""),
-        );
+        throw adminError(`Qdrant at ${state.url}`, undefined, action, err);
     }
 }
 

@@ -2,21 +2,15 @@
 // token that can read and write exactly those collections.
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
-import { tenantName } from "../../infra/naming";
 import { Tenant, TenantCredentials } from "../credentials";
 import { QdrantCollection, collectionToken } from "./qdrant-admin";
-import type { QdrantDistance } from "./engine";
-import { assertServerName, dataOptions } from "../options";
-import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
+import { QdrantCollectionSpec, qdrantEngine } from "./engine";
+import { defaultImage } from "../engine";
+import { dataOptions } from "../options";
+import { ServerArgsBase, TenantSpecBase, startServer, tenantsOf } from "../server";
 
-export const QDRANT_PORT = 6333;
-/** The `-unprivileged` images run as this uid. */
-const QDRANT_UID = 1000;
-
-export interface QdrantCollectionSpec {
-    size: number;
-    distance: QdrantDistance;
-}
+export const QDRANT_PORT = qdrantEngine.defaults.port;
+export type { QdrantCollectionSpec } from "./engine";
 
 export interface QdrantTenantSpec extends TenantSpecBase {
     /** Collection name (without the app prefix) -> vector parameters; at least one. */
@@ -47,45 +41,25 @@ export class QdrantServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: QdrantServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:qdrant:QdrantServer", name, {}, opts);
-        assertServerName(name);
-        const protect = args.protect ?? false;
         // The manage key: full rights, never given to an app; app tokens are signed with it.
         const apiKey = generatedPassword(`${name}-api-key`, { parent: this });
-        const running = args.runtime.run(
-            {
-                engine: "qdrant",
-                name,
-                image: args.image ?? `qdrant/qdrant:${args.version}-unprivileged`,
-                port: QDRANT_PORT,
-                hostPort: args.hostPort,
-                env: { QDRANT__SERVICE__JWT_RBAC: "true", QDRANT__TELEMETRY_DISABLED: "true" },
-                secretEnv: { QDRANT__SERVICE__API_KEY: apiKey.result },
-                data: { mountPath: "/qdrant/storage", storageGi: args.storageGi },
-                // Qdrant writes snapshots and its init marker under its working directory.
-                writableRoot: true,
-                resources: args.resources,
-                // /readyz needs no key; bash's /dev/tcp, as the image has no HTTP client.
-                readinessCommand: [
-                    "bash",
-                    "-c",
-                    `exec 3<>/dev/tcp/127.0.0.1/${QDRANT_PORT} && printf 'GET /readyz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
-                ],
-                clientNamespaces: clientNamespaces(args.tenants),
-                uid: QDRANT_UID,
-                protect,
-            },
-            this,
-        );
+        const { running, admin: address, protect } = startServer(this, name, qdrantEngine, args, {
+            defaultImage: defaultImage(qdrantEngine, args.version, qdrantEngine.imageSuffix?.({})),
+            env: { QDRANT__SERVICE__JWT_RBAC: "true", QDRANT__TELEMETRY_DISABLED: "true" },
+            secretEnv: { QDRANT__SERVICE__API_KEY: apiKey.result },
+            // Qdrant writes snapshots and its init marker under its working directory.
+            writableRoot: true,
+            // /readyz needs no key; bash's /dev/tcp, as the image has no HTTP client.
+            readinessCommand: [
+                "bash",
+                "-c",
+                `exec 3<>/dev/tcp/127.0.0.1/${QDRANT_PORT} && printf 'GET /readyz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
+            ],
+        });
         this.host = running.host;
         this.port = running.port;
-        const { host: adminHost, port: adminPort } = adminAddress(name, args.adminEndpoint, running);
-        const admin = { url: pulumi.interpolate`http://${adminHost}:${adminPort}`, apiKey: pulumi.secret(apiKey.result), ready: running.ready };
-        this.tenants = Object.fromEntries(
-            args.tenants.map((t) => [
-                t.app,
-                new QdrantTenant(tenantName(t.app, "qdrant"), { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }),
-            ]),
-        );
+        const admin = { url: pulumi.interpolate`http://${address.host}:${address.port}`, apiKey: pulumi.secret(apiKey.result), ready: running.ready };
+        this.tenants = tenantsOf("qdrant", args.tenants, (tenant, t) => new QdrantTenant(tenant, { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }));
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }

@@ -11,14 +11,10 @@
 // listed commands it knows. The state's `rules` keep the full list, so `diff` does not depend on
 // the server.
 import * as pulumi from "@pulumi/pulumi";
+import { AdminConnection, AdminConnectionArgs, adminError } from "../admin-connection";
 import { aclUserFields, allowedCommands, knownRules, ruleCategories, sha256, tenantAclRules, tenantSetUserCommand, tenantUserDifferences } from "./redis-acl";
 
-export interface RedisAclUserArgs {
-    /** Where `pulumi up` reaches the server's admin port. */
-    host: pulumi.Input<string>;
-    port: pulumi.Input<number>;
-    adminUser: pulumi.Input<string>;
-    adminPassword: pulumi.Input<string>;
+export interface RedisAclUserArgs extends AdminConnectionArgs {
     /** The tenant's user name; also its key prefix. */
     user: string;
     /** Scripting commands too (a server with this one tenant only). */
@@ -31,11 +27,7 @@ export interface RedisAclUserArgs {
     serverImage?: pulumi.Input<string>;
 }
 
-export interface RedisAclUserState {
-    host: string;
-    port: number;
-    adminUser: string;
-    adminPassword: string;
+export interface RedisAclUserState extends AdminConnection {
     user: string;
     scripting: boolean;
     serverImage?: string;
@@ -71,11 +63,7 @@ async function withAdmin<T>(props: Inputs, action: string, fn: (send: (args: str
     try {
         await client.connect();
     } catch (err) {
-        const message = (err as Error).message;
-        const hint = /WRONGPASS|NOAUTH/.test(message)
-            ? "The server does not accept the admin password it was started with; was its data volume reused from another stack?"
-            : "The server must be reachable from where `pulumi up` runs (see adminEndpoint).";
-        throw new Error(`cannot connect to Redis at ${props.host}:${props.port} as ${props.adminUser} to ${action}: ${message}. ${hint}`);
+        throw adminError(`Redis at ${props.host}:${props.port}`, props.adminUser, action, err);
     }
     try {
         return await fn((args) => client.sendCommand(args));

@@ -3,20 +3,18 @@
 // not a boundary (Redis ACLs cannot restrict SELECT): the key patterns are.
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
-import { tenantName } from "../../infra/naming";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { REDIS_ADMIN_USER, bootstrapAcl, redisStartScript } from "./redis-acl";
 import { RedisAclUser } from "./redis-acl-user";
-import { assertServerName } from "../options";
-import { ServerArgsBase, TenantSpecBase, adminAddress, clientNamespaces } from "../server";
+import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf } from "../server";
+import { defaultImage } from "../engine";
+import { REDIS_DEFAULT_DATABASES, redisDbProblems, redisEngine, redisScriptingProblem } from "./engine";
 import { RedisTuning, redisServerArgs, redisServerSettings, redisTuningProblems } from "./redis-settings";
 
-export const REDIS_PORT = 6379;
-export const REDIS_DEFAULT_DATABASES = 16;
-const REDIS_UID = 999;
+export const REDIS_PORT = redisEngine.defaults.port;
 const BOOTSTRAP_DIR = "/etc/redis/bootstrap";
 const BOOTSTRAP_FILE = "users.acl";
-const DATA_DIR = "/data";
+const DATA_DIR = redisEngine.defaults.dataPath;
 
 export interface RedisTenantSpec extends TenantSpecBase {
     /** The app's logical database; unique per shared server, never moved. */
@@ -51,68 +49,50 @@ export class RedisServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: RedisServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:redis:RedisServer", name, {}, opts);
-        assertServerName(name);
         const databases = args.databases ?? REDIS_DEFAULT_DATABASES;
-        const used = new Map<number, string>();
-        for (const t of args.tenants) {
-            if (t.db < 0 || t.db >= databases) throw new Error(`RedisServer ${name}: ${t.app} has db ${t.db}, allowed 0-${databases - 1}`);
-            if (used.has(t.db)) throw new Error(`RedisServer ${name}: db ${t.db} is used by ${used.get(t.db)} and ${t.app}`);
-            used.set(t.db, t.app);
-        }
-        const scripting = args.tenants.filter((t) => t.scripting).map((t) => t.app);
-        if (scripting.length > 0 && args.tenants.length > 1) {
-            throw new Error(`RedisServer ${name}: scripting (${scripting.join(", ")}) is allowed only on a server with one tenant; it has ${args.tenants.length}`);
-        }
-        const tuningProblems = redisTuningProblems(args.resources.limits.memory, args.tuning ?? {});
-        if (tuningProblems.length > 0) throw new Error(`RedisServer ${name}: ${tuningProblems.join("; ")}`);
+        assertNoProblems(
+            "RedisServer",
+            name,
+            redisDbProblems(databases, args.tenants).map((p) =>
+                p.outOfRange ? `${p.app} has db ${p.db}, allowed 0-${databases - 1}` : `db ${p.db} is used by ${p.usedBy} and ${p.app}`,
+            ),
+        );
+        assertNoProblems("RedisServer", name, [redisScriptingProblem(args.tenants)]);
+        assertNoProblems("RedisServer", name, redisTuningProblems(args.resources.limits.memory, args.tuning ?? {}));
         const settings = redisServerSettings(args.resources.limits.memory, args.tuning);
 
-        const image = args.image ?? `redis:${args.version}`;
+        const image = args.image ?? defaultImage(redisEngine, args.version);
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
-        const running = args.runtime.run(
-            {
-                engine: "redis",
-                name,
-                image,
-                port: REDIS_PORT,
-                hostPort: args.hostPort,
-                // The ACL file on the data volume is seeded from the bootstrap file (see redisStartScript).
-                args: [
-                    "sh", "-c", redisStartScript(`${BOOTSTRAP_DIR}/${BOOTSTRAP_FILE}`, `${DATA_DIR}/users.acl`), "redis-server",
-                    "--port", String(REDIS_PORT),
-                    "--aclfile", `${DATA_DIR}/users.acl`,
-                    "--databases", String(databases),
-                    "--dir", DATA_DIR,
-                    "--appendonly", "yes",
-                    ...redisServerArgs(settings),
-                ],
-                // redis-cli reads the admin password from REDISCLI_AUTH (never on a command line).
-                secretEnv: { REDISCLI_AUTH: adminPassword.result },
-                // Only the admin password is in it: tenants never restart or replace the server.
-                secretFiles: { mountPath: BOOTSTRAP_DIR, files: { [BOOTSTRAP_FILE]: pulumi.secret(adminPassword.result.apply(bootstrapAcl)) } },
-                data: { mountPath: DATA_DIR, storageGi: args.storageGi },
-                resources: args.resources,
-                readinessCommand: redisReadinessCommand(),
-                // PING is refused with BUSY while a script runs, and with LOADING during a restart's
-                // replay (the startup probe allows for that): a TCP check would pass both.
-                livenessCommand: redisLivenessCommand(),
-                clientNamespaces: clientNamespaces(args.tenants),
-                uid: REDIS_UID,
-                protect: args.protect ?? false,
-            },
-            this,
-        );
+        const { running, admin: address } = startServer(this, name, redisEngine, args, {
+            defaultImage: image,
+            // The ACL file on the data volume is seeded from the bootstrap file (see redisStartScript).
+            args: [
+                "sh", "-c", redisStartScript(`${BOOTSTRAP_DIR}/${BOOTSTRAP_FILE}`, `${DATA_DIR}/users.acl`), "redis-server",
+                "--port", String(REDIS_PORT),
+                "--aclfile", `${DATA_DIR}/users.acl`,
+                "--databases", String(databases),
+                "--dir", DATA_DIR,
+                "--appendonly", "yes",
+                ...redisServerArgs(settings),
+            ],
+            // redis-cli reads the admin password from REDISCLI_AUTH (never on a command line).
+            secretEnv: { REDISCLI_AUTH: adminPassword.result },
+            // Only the admin password is in it: tenants never restart or replace the server.
+            secretFiles: { mountPath: BOOTSTRAP_DIR, files: { [BOOTSTRAP_FILE]: pulumi.secret(adminPassword.result.apply(bootstrapAcl)) } },
+            readinessCommand: redisReadinessCommand(),
+            // PING is refused with BUSY while a script runs, and with LOADING during a restart's
+            // replay (the startup probe allows for that): a TCP check would pass both.
+            livenessCommand: redisLivenessCommand(),
+        });
         this.host = running.host;
         this.port = running.port;
         const admin: RedisAdminConnection = {
-            ...adminAddress(name, args.adminEndpoint, running),
+            ...address,
             password: adminPassword.result,
             ready: running.ready,
         };
 
-        this.tenants = Object.fromEntries(
-            args.tenants.map((t) => [t.app, new RedisTenant(tenantName(t.app, "redis"), { ...t, admin, serverImage: image, host: this.host, port: this.port }, { parent: this })]),
-        );
+        this.tenants = tenantsOf("redis", args.tenants, (tenant, t) => new RedisTenant(tenant, { ...t, admin, serverImage: image, host: this.host, port: this.port }, { parent: this }));
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }
