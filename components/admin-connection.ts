@@ -20,7 +20,7 @@ const REFUSED_LOGIN = /WRONGPASS|NOAUTH|Authentication failed|Access denied|pass
 
 /**
  * A failure to act on a server as its admin, saying where, as whom, what failed and the likely
- * fix: `MySQL at 127.0.0.1:3306 as root failed to limit connections of lernmi: ... <hint>`.
+ * fix: `<Engine> at <host>:<port> as <admin> failed to <action>: <error>. <hint>`.
  */
 export function adminError(server: string, adminUser: string | undefined, action: string, err: unknown): Error {
     const message = err instanceof Error ? err.message : String(err);

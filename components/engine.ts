@@ -32,7 +32,7 @@ export interface EngineDefaults {
     port: number;
     /** The image's own non-root user id. */
     uid: number;
-    /** Where the image keeps its data (PostgreSQL: before 18; see its descriptor). */
+    /** Where the image keeps its data (an engine may pick another path per version). */
     dataPath: string;
 }
 
@@ -46,7 +46,7 @@ export interface ServerSettings<Options = unknown> {
     resources: Resources;
     /** Where `pulumi up` reaches the server's admin port. @default the target's own address */
     adminEndpoint?: Endpoint;
-    /** The engine's own settings (tuning overrides, Redis databases, Neo4j edition), resolved. */
+    /** The engine's own settings (tuning overrides, number of logical databases, edition), resolved. */
     options: Options;
 }
 
@@ -56,7 +56,7 @@ export interface TenantPlan<Options = unknown> {
     app: string;
     /** The app's Kubernetes namespace: it may connect to the server. */
     namespace: string;
-    /** The engine's own per-app settings (connection limit, Redis db, Qdrant collections), resolved. */
+    /** The engine's own per-app settings (connection limit, db number, collections), resolved. */
     options: Options;
 }
 
@@ -99,7 +99,7 @@ export interface ServerFigures {
 export interface EngineDescriptor<Name extends string = string, EngineRaw = any, AppRaw = any, Options = any, TenantOptions = any, Credentials extends TenantCredentials = any> {
     /** The key under `engines` and `apps.<app>`, the first part of server names, the Pulumi type module. */
     readonly name: Name;
-    /** As people write it: PostgreSQL. */
+    /** As people write it, with capitals. */
     readonly title: string;
     readonly defaults: EngineDefaults;
     /** Keys of `engines.<engine>` besides the ones every engine has. */

@@ -98,7 +98,7 @@ export function tenantsOf<Spec extends TenantSpecBase, T>(engine: string, specs:
     return Object.fromEntries(specs.map((t) => [t.app, make(tenantName(t.app, engine), t)]));
 }
 
-/** A server component's problems as one error: `PostgresqlServer x: a; b`. */
+/** A server component's problems as one error: `<Component> <name>: a; b`. */
 export function assertNoProblems(component: string, name: string, problems: (string | undefined)[]): void {
     const found = problems.filter((p): p is string => p !== undefined);
     if (found.length > 0) throw new Error(`${component} ${name}: ${found.join("; ")}`);

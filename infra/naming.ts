@@ -11,7 +11,7 @@ export function serverName(engine: string, dedicatedTo?: string): string {
     return dedicatedTo === undefined ? engine : `${engine}-${dnsName(dedicatedTo)}`;
 }
 
-/** The logical name of an app's tenancy on an engine, e.g. `lernmi-postgresql`. */
+/** The logical name of an app's tenancy on an engine: `<app>-<engine>`. */
 export function tenantName(app: string, engine: string): string {
     return `${app}-${engine}`;
 }

@@ -16,7 +16,7 @@ export interface ServerCapacity {
     engine: string;
     /** Server settings derived from the memory limit (or overridden in config). */
     settings: Record<string, string | number>;
-    /** PostgreSQL and MySQL: the tenants' connection limits and the admin's reserve, against max_connections. */
+    /** Engines with connection limits: the tenants' limits and the admin's reserve, against max_connections. */
     connections?: { tenants: number; reserved: number; max: number };
 }
 

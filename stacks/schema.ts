@@ -36,7 +36,7 @@ const adminEndpoint = z.strictObject({
 });
 
 const imageTag = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { error: "a container image tag such as 18 or 7.4" });
-const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, { error: "a container image reference such as postgres:18" });
+const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, { error: "a container image reference such as registry.example.com/db:1.2" });
 
 /** `engines.<engine>`: what every engine has. */
 const engineCommon = {
