@@ -108,6 +108,8 @@ export interface EngineDescriptor<Name extends string = string, EngineRaw = any,
     readonly appKeys: z.ZodRawShape;
     /** Names the server uses itself, so no app may take them. */
     readonly reserved: { names: readonly string[]; prefixes: readonly string[] };
+    /** What else the engine cannot take as an app name (length limits), given its settings. */
+    nameProblem?(app: string, settings: Options): string | undefined;
     /** Appended to the default image's tag (variants such as `-unprivileged`). */
     imageSuffix?(raw: EngineRaw): string;
     /** The engine's own settings from `engines.<engine>`, and problems with them (each starting with `path`). */
@@ -137,8 +139,20 @@ export function defaultImage(engine: Pick<EngineDescriptor, "defaults">, version
 export type CredentialsOf<E> = E extends EngineDescriptor<string, any, any, any, any, infer C> ? C : never;
 
 /** True when an engine keeps `app` for itself. */
-export function isReservedName(engine: EngineDescriptor, app: string): boolean {
+export function isReservedName(engine: Pick<EngineDescriptor, "reserved">, app: string): boolean {
     return engine.reserved.names.includes(app) || engine.reserved.prefixes.some((p) => app.startsWith(p));
+}
+
+/**
+ * Why an engine cannot give an app this name (reserved by the server, or beyond its limits), or
+ * undefined. Config and the server components both apply it.
+ */
+export function appNameProblem<Options>(engine: Pick<EngineDescriptor<string, any, any, Options>, "name" | "reserved" | "nameProblem">, app: string, settings: Options): string | undefined {
+    if (isReservedName(engine, app)) {
+        const taken = [...engine.reserved.names, ...engine.reserved.prefixes.map((p) => `${p}*`)].join(", ");
+        return `the app name ${JSON.stringify(app)} is reserved by ${engine.name} (reserved: ${taken}); rename the app`;
+    }
+    return engine.nameProblem?.(app, settings);
 }
 
 /** The arguments every engine's server component takes, from a plan. */

@@ -2,9 +2,9 @@
 // common to all engines, starting the server on its runtime, where `pulumi up` reaches it, who
 // may connect to it, and its tenant components by app.
 import * as pulumi from "@pulumi/pulumi";
-import { dnsName, tenantName } from "../infra/naming";
+import { APP_NAME_PATTERN, APP_NAME_RULE, dnsName, tenantName } from "../infra/naming";
 import { Resources, RunningServer, ServerRuntime, ServerSpec } from "../infra/runtime";
-import type { EngineDescriptor, Endpoint } from "./engine";
+import { EngineDescriptor, Endpoint, appNameProblem } from "./engine";
 import { assertServerName } from "./options";
 
 export interface TenantSpecBase {
@@ -61,17 +61,25 @@ export interface StartedServer {
 }
 
 /**
- * What every engine's server does alike: checks its name, runs the image on the runtime with the
- * engine's port, uid and volume, admits its tenants' namespaces, and finds its admin address.
+ * What every engine's server does alike: checks its name and its tenants' names (the rules config
+ * applies), runs the image on the runtime with the engine's port, uid and volume, admits its
+ * tenants' namespaces, and finds its admin address. `settings` are the engine's own settings
+ * that name rules may depend on (Neo4j's edition).
  */
 export function startServer<T extends TenantSpecBase>(
     parent: pulumi.Resource,
     name: string,
-    engine: Pick<EngineDescriptor, "name" | "defaults">,
+    engine: Pick<EngineDescriptor, "name" | "title" | "defaults" | "reserved" | "nameProblem">,
     args: ServerArgsBase<T>,
     spec: EngineServerSpec,
+    settings: unknown = {},
 ): StartedServer {
     assertServerName(name);
+    assertNoProblems(
+        `${engine.title} server`,
+        name,
+        args.tenants.map((t) => (APP_NAME_PATTERN.test(t.app) ? appNameProblem(engine, t.app, settings) : `the app name ${JSON.stringify(t.app)} is not ${APP_NAME_RULE}`)),
+    );
     const { defaultImage, dataPath, ...rest } = spec;
     const protect = args.protect ?? false;
     const running = args.runtime.run(

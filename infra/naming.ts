@@ -1,6 +1,12 @@
 // Names derived from app and engine names only, never from list positions, so adding,
 // removing or reordering apps renames nothing else.
 
+// A trailing '_' would become a trailing '-' in Kubernetes names (namespace, server), which the
+// API rejects, so the last character is alphanumeric. App names become roles, users, databases
+// and key prefixes as they are.
+export const APP_NAME_PATTERN = /^[a-z]([a-z0-9_]{0,38}[a-z0-9])?$/;
+export const APP_NAME_RULE = "a lowercase letter, then up to 39 lowercase letters, digits or '_', not ending in '_'";
+
 /** A Kubernetes-safe form of an app name: app names allow '_', DNS labels do not. */
 export function dnsName(app: string): string {
     return app.replace(/_/g, "-");

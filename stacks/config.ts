@@ -7,7 +7,7 @@ import { Placement, RawConfig, RawEngine, RawResources, RawUse, Target, rawConfi
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
 import { dnsName, serverObjectNames } from "../infra/naming";
 import { ENGINES } from "../components/engines";
-import { EngineDescriptor, ServerSettings, defaultImage, isReservedName } from "../components/engine";
+import { EngineDescriptor, ServerSettings, appNameProblem, defaultImage } from "../components/engine";
 import type { Quantities, Resources } from "../infra/runtime";
 import { planTopology } from "./plan";
 
@@ -104,7 +104,8 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
                 );
                 continue;
             }
-            checkReservedName(engine, name, path, problems);
+            const nameProblem = appNameProblem(engine, name, settings.options);
+            if (nameProblem !== undefined) problems.push(`${path}: ${nameProblem}`);
             const placement = use.placement ?? rawApp.placement ?? settings.placement;
             const tenant = engine.resolveTenant(use, { app: name, placement, settings: settings.options }, path);
             problems.push(...tenant.problems);
@@ -181,13 +182,6 @@ function checkObjectNames(servers: ReturnType<typeof planTopology>["servers"], p
                 else if (other !== owner) problems.push(`${owner} and ${other} would both own the Kubernetes ${key}; rename one of the apps`);
             }
         }
-    }
-}
-
-function checkReservedName(engine: EngineDescriptor, app: string, path: string, problems: string[]): void {
-    if (isReservedName(engine, app)) {
-        const taken = [...engine.reserved.names, ...engine.reserved.prefixes.map((p) => `${p}*`)].join(", ");
-        problems.push(`${path}: the app name ${JSON.stringify(app)} is reserved by ${engine.name} (reserved: ${taken}); rename the app`);
     }
 }
 

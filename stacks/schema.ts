@@ -5,6 +5,7 @@ import { z } from "zod";
 import { ENGINES } from "../components/engines";
 import { PLACEMENTS } from "../components/engine";
 import { cpu, memory, tcpPort } from "../components/config-keys";
+import { APP_NAME_PATTERN, APP_NAME_RULE } from "../infra/naming";
 
 export { PLACEMENTS } from "../components/engine";
 export type { Placement } from "../components/engine";
@@ -12,10 +13,7 @@ export type { Placement } from "../components/engine";
 export const TARGETS = ["kubernetes", "docker"] as const;
 export type Target = (typeof TARGETS)[number];
 
-// DESIGN.md says ^[a-z][a-z0-9_]{0,39}$; a trailing '_' would become a trailing '-' in
-// Kubernetes names (namespace, server), which the API rejects, so the last character is alphanumeric.
-export const APP_NAME_PATTERN = /^[a-z]([a-z0-9_]{0,38}[a-z0-9])?$/;
-export const APP_NAME_RULE = "a lowercase letter, then up to 39 lowercase letters, digits or '_', not ending in '_'";
+export { APP_NAME_PATTERN, APP_NAME_RULE } from "../infra/naming";
 
 // Kubernetes namespace names are DNS-1123 labels.
 const NAMESPACE_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;

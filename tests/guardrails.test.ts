@@ -6,6 +6,9 @@ import * as fc from "fast-check";
 import { PostgresqlServer } from "../components/postgresql/postgresql";
 import { MysqlServer } from "../components/mysql/mysql";
 import { RedisServer } from "../components/redis/redis";
+import { MongodbServer } from "../components/mongodb/mongodb";
+import { Neo4jServer } from "../components/neo4j/neo4j";
+import { QdrantServer } from "../components/qdrant/qdrant";
 import { mongodbServerSettings } from "../components/mongodb/mongodb-settings";
 import { mysqlServerSettings } from "../components/mysql/mysql-settings";
 import { postgresqlServerSettings } from "../components/postgresql/postgresql-settings";
@@ -149,6 +152,29 @@ describe("guardrails: connection budget", () => {
             runProgram(() => new RedisServer("redis", { runtime, version: "7.4", storageGi: 1, resources, tenants: [{ app: "a", db: 0, scripting: true }, { app: "b", db: 1 }] })),
             /RedisServer redis: scripting \(a\) is allowed only on a server with one tenant; it has 2/,
         );
+    });
+});
+
+describe("guardrails: app names in components used as a library", () => {
+    const runtime = { target: "docker", run: () => assert.fail("no server may start") } as unknown as ServerRuntime;
+    const resources = { requests: { memory: "1Gi", cpu: "250m" }, limits: { memory: "2Gi", cpu: "1" } };
+    const common = { runtime, version: "1", storageGi: 1, resources };
+
+    it("refuse a tenant named like the server's own role, user or database, as config does", async () => {
+        // A tenant `postgres` would be handed the admin role; `admin` the Redis admin user.
+        await assert.rejects(runProgram(() => new PostgresqlServer("postgresql", { ...common, version: "18", tenants: [{ app: "postgres" }] })), /PostgreSQL server postgresql: the app name "postgres" is reserved by postgresql/);
+        await assert.rejects(runProgram(() => new PostgresqlServer("postgresql", { ...common, version: "18", tenants: [{ app: "pg_monitor" }] })), /reserved by postgresql \(reserved: .*pg_\*\)/);
+        await assert.rejects(runProgram(() => new RedisServer("redis", { ...common, tenants: [{ app: "admin", db: 0 }] })), /Redis server redis: the app name "admin" is reserved by redis/);
+        await assert.rejects(runProgram(() => new MongodbServer("mongodb", { ...common, tenants: [{ app: "config" }] })), /MongoDB server mongodb: the app name "config" is reserved/);
+    });
+
+    it("refuse names the engine cannot hold, and names that are no app name", async () => {
+        await assert.rejects(runProgram(() => new MysqlServer("mysql", { ...common, tenants: [{ app: "a".repeat(33) }] })), /MySQL user names allow at most 32/);
+        await assert.rejects(
+            runProgram(() => new Neo4jServer("neo4j", { ...common, edition: "enterprise", tenants: [{ app: "ab" }] })),
+            /Neo4j server neo4j: Neo4j database names need at least 3 characters; "ab" has 2/,
+        );
+        await assert.rejects(runProgram(() => new QdrantServer("qdrant", { ...common, tenants: [{ app: "a;DROP", collections: { c: { size: 1, distance: "Dot" } } }] })), /the app name "a;DROP" is not a lowercase letter/);
     });
 });
 

@@ -54,13 +54,9 @@ export const mysqlEngine: EngineDescriptor<"mysql", EngineRaw, AppRaw, MysqlOpti
         const tuning = pick(raw, ["maxConnections", "innodbBufferPoolSize"]);
         return { options: { tuning }, problems: mysqlTuningProblems(base.resources.limits.memory, tuning).map((p) => `${path}.${p}`) };
     },
-    resolveTenant(raw, use, path) {
-        const problems =
-            use.app.length > MYSQL_MAX_USER_NAME_LENGTH
-                ? [`${path}: the app name has ${use.app.length} characters; MySQL user names allow at most ${MYSQL_MAX_USER_NAME_LENGTH}`]
-                : [];
-        return { options: { maxConnections: raw.maxConnections ?? MYSQL_DEFAULT_MAX_USER_CONNECTIONS }, problems };
-    },
+    nameProblem: (app) =>
+        app.length > MYSQL_MAX_USER_NAME_LENGTH ? `the app name has ${app.length} characters; MySQL user names allow at most ${MYSQL_MAX_USER_NAME_LENGTH}` : undefined,
+    resolveTenant: (raw) => ({ options: { maxConnections: raw.maxConnections ?? MYSQL_DEFAULT_MAX_USER_CONNECTIONS }, problems: [] }),
     serverProblems(server) {
         const budget = connectionBudgetProblem(this.figures!(server).connections!);
         return budget === undefined ? [] : [`engines.mysql.maxConnections: server ${server.name}: ${budget}`];

@@ -63,14 +63,12 @@ export const neo4jEngine: EngineDescriptor<"neo4j", EngineRaw, object, Neo4jOpti
         }
         return { options: { edition }, problems };
     },
-    resolveTenant(_raw, use, path) {
-        const name = neo4jDatabaseName(use.app);
-        const problems =
-            use.settings.edition === "enterprise" && name.length < 3
-                ? [`${path}: Neo4j database names need at least 3 characters; ${JSON.stringify(use.app)} has ${use.app.length}`]
-                : [];
-        return { options: {}, problems };
-    },
+    // Community's one database is `neo4j`; Enterprise creates one per app.
+    nameProblem: (app, settings) =>
+        settings.edition === "enterprise" && neo4jDatabaseName(app).length < 3
+            ? `Neo4j database names need at least 3 characters; ${JSON.stringify(app)} has ${app.length}`
+            : undefined,
+    resolveTenant: () => ({ options: {}, problems: [] }),
     serverProblems(server) {
         const apps = server.tenants.map((t) => t.app);
         return neo4jCommunityCannotHold(server.settings.options.edition, apps.length)

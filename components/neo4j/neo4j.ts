@@ -63,7 +63,7 @@ export class Neo4jServer extends pulumi.ComponentResource {
                 "-c",
                 `cypher-shell -a bolt://127.0.0.1:${NEO4J_BOLT_PORT} -u ${NEO4J_ADMIN_USER} -p "\${NEO4J_AUTH#${NEO4J_ADMIN_USER}/}" "RETURN 1" > /dev/null`,
             ],
-        });
+        }, { edition });
         this.host = running.host;
         this.port = running.port;
         const admin = {
