@@ -1,4 +1,4 @@
-// The server settings derived from the container's memory limit (components/redis-settings.ts), on
+// The server settings derived from the container's memory limit (components/redis/redis-settings.ts), on
 // a real redis-server started with exactly the arguments the program renders for a small server
 // (64Mi, maxClients 20, idle timeout 1 s): what a tenant, or anyone who can connect, runs into.
 // And the liveness command, as Kubernetes runs it.
