@@ -27,7 +27,7 @@ export interface AppSpec {
 }
 
 /** Apps with unique names, each using any of the engines with optional placements. */
-export const appsArb = (maxApps = 12) =>
+export const appsArb = (maxApps = 12, minApps = 1) =>
     fc.uniqueArray(
         fc.record(
             {
@@ -42,8 +42,42 @@ export const appsArb = (maxApps = 12) =>
             },
             { requiredKeys: ["name"] },
         ),
-        { selector: (a) => a.name, minLength: 1, maxLength: maxApps },
+        { selector: (a) => a.name, minLength: minApps, maxLength: maxApps },
     ) as fc.Arbitrary<AppSpec[]>;
+
+/** An edit of a stack's app list, as an operator makes it in the YAML. */
+export interface AppsChange {
+    before: AppSpec[];
+    /** `before` without `removed`, plus `added`, in a new order. */
+    after: AppSpec[];
+    added: string[];
+    removed: string[];
+}
+
+/**
+ * Edits of a list of up to `maxApps` apps: any subset removed, up to `maxAdded` new apps added,
+ * and the resulting list in any order. It shrinks towards no removal, no addition and the same
+ * order, so a counterexample shows the smallest edit that moves something.
+ */
+export const appsChangeArb = (maxApps: number, maxAdded: number): fc.Arbitrary<AppsChange> =>
+    fc
+        .record({
+            before: appsArb(maxApps),
+            extra: appsArb(maxAdded, 0),
+            // removed[i]: before[i] is removed (missing entries: kept).
+            removed: fc.array(fc.boolean(), { maxLength: maxApps }),
+            // Sort keys of the edited list (missing entries: 0; ties keep the list's order).
+            order: fc.array(fc.nat(), { maxLength: maxApps + maxAdded }),
+        })
+        .map(({ before, extra, removed, order }) => {
+            const added = extra.filter((e) => !before.some((a) => a.name === e.name));
+            const kept = before.filter((_, i) => !removed[i]);
+            const after = [...kept, ...added]
+                .map((app, i) => ({ app, key: order[i] ?? 0, i }))
+                .sort((a, b) => a.key - b.key || a.i - b.i)
+                .map(({ app }) => app);
+            return { before, after, added: added.map((a) => a.name), removed: before.filter((_, i) => removed[i]).map((a) => a.name) };
+        });
 
 export const stackArb = fc.record({
     placement: placementArb,

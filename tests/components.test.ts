@@ -144,9 +144,14 @@ describe("components", () => {
         });
 
         it("does not restart PostgreSQL when its tenants change", async () => {
-            const hash = async (tenants: { app: string }[]) =>
-                finder((await postgres({ tenants })).resources).one(STS, "postgresql").inputs.spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
-            assert.strictEqual(await hash([{ app: "a" }]), await hash([{ app: "a" }, { app: "b" }]));
+            // The pod template: any change to it restarts the pod.
+            const template = async (args: Partial<PostgresqlServerArgs>) => finder((await postgres(args)).resources).one(STS, "postgresql").inputs.spec.template;
+            const one = await template({ tenants: [{ app: "a" }] });
+            assert.match(one.metadata.annotations[CONFIG_HASH_ANNOTATION], /^[0-9a-f]{64}$/);
+            assert.deepStrictEqual(await template({ tenants: [{ app: "a", connectionLimit: 5 }, { app: "b" }] }), one, "a tenant added, another's limit changed");
+            assert.deepStrictEqual(await template({ tenants: [] }), one, "every tenant removed");
+            // Its own settings do change it.
+            assert.notDeepStrictEqual(await template({ tenants: [{ app: "a" }], tuning: { maxConnections: 50 } }), one);
         });
     });
 
@@ -243,12 +248,19 @@ describe("components", () => {
         });
 
         it("never restarts for a tenant change, only for its own config", async () => {
-            const hash = async (args: Partial<RedisServerArgs>) =>
-                finder((await redis(args)).resources).one(STS, "redis").inputs.spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
-            const two = await hash({});
-            assert.match(two, /^[0-9a-f]{64}$/);
-            assert.strictEqual(await hash({ tenants: [{ app: "lernmi", db: 1 }] }), two);
-            assert.strictEqual(await hash({ tenants: [] }), two);
+            // The pod template: any change to it restarts the pod.
+            const template = async (args: Partial<RedisServerArgs>) => finder((await redis(args)).resources).one(STS, "redis").inputs.spec.template;
+            const two = await template({});
+            assert.match(two.metadata.annotations[CONFIG_HASH_ANNOTATION], /^[0-9a-f]{64}$/);
+            assert.deepStrictEqual(await template({ tenants: [{ app: "lernmi", db: 1 }] }), two, "a tenant removed");
+            assert.deepStrictEqual(await template({ tenants: [] }), two, "every tenant removed");
+            assert.deepStrictEqual(
+                await template({ tenants: [{ app: "new_app", db: 3 }, { app: "lernmi", db: 2 }, { app: "digi_core", db: 0 }] }),
+                two,
+                "a tenant added, another's db moved",
+            );
+            // Its own config does change it.
+            assert.notDeepStrictEqual(await template({ databases: 32 }), two);
         });
 
         it("gives each tenant its URL with its db number and key prefix", async () => {

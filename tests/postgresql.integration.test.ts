@@ -84,6 +84,16 @@ function sleep(ms: number) {
     return new Promise((r) => setTimeout(r, ms));
 }
 
+/** What `promise` settles to, or `fallback` if it has not settled within `ms` (the timer is then cleared, not left running). */
+async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+        return await Promise.race([promise, new Promise<F>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]);
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
 /** Runs an argv with a clean environment; resolves with its exit code (or signal), output and duration. */
 function runCommand(argv: string[], env: Record<string, string>, timeoutMs = 15000): Promise<{ code: number | string; output: string; ms: number }> {
     return new Promise((resolve) => {
@@ -307,7 +317,7 @@ describe("PostgreSQL tenancy on a real server, as the program renders it", funct
                 (async () => {
                     await idle.query("BEGIN");
                     await idle.query("SELECT 1");
-                    await Promise.race([ended, sleep(5000)]);
+                    await within(ended, 5000, undefined);
                     return since();
                 })(),
             ]);
@@ -517,7 +527,7 @@ describe("PostgreSQL tenancy on a real server, as the program renders it", funct
                 await assert.rejects(admin(), (err: Error & { code?: string }) => err.code === "53300" && /sorry, too many clients already/.test(err.message));
                 const probe = await liveness(adminPassword);
                 assert.notStrictEqual(probe.code, 0, `liveness during the flood: ${probe.output}`);
-                const closedAfter = await Promise.race([Promise.all(stalled.map((s) => s.closed)), sleep(5000).then(() => undefined)]);
+                const closedAfter = await within(Promise.all(stalled.map((s) => s.closed)), 5000, undefined);
                 assert.ok(closedAfter, "the server closes stalled authentications");
                 assert.ok(Math.max(...closedAfter) < 3000, `closed after ${closedAfter.join(", ")} ms`);
                 await connectSoon({ user: POSTGRES_ADMIN_USER, password: adminPassword, database: "postgres" });
@@ -527,7 +537,7 @@ describe("PostgreSQL tenancy on a real server, as the program renders it", funct
         });
 
         it("a TCP connection that never sends a startup packet is closed after about authentication_timeout", async () => {
-            const ms = await Promise.race([silent.closed, sleep(5000).then(() => -1)]);
+            const ms = await within(silent.closed, 5000, -1);
             assert.ok(ms >= 900 && ms < 3000, `closed ${ms} ms after it opened (-1: still open 5 s later)`);
         });
     });

@@ -1,8 +1,9 @@
 // Each Pulumi.<stack>.yaml of the repo, run whole under mocks, plus invariants that hold for
-// every stack: no plaintext secret anywhere, unique names, explicit providers, readiness ordering.
+// every stack: no plaintext secret anywhere, unique names, explicit providers, readiness ordering
+// (also on a stack with several servers of each engine).
 import * as assert from "assert";
 import { StackOutputs } from "../stacks/program";
-import { MockRun, finder, isSecretOutput, isSecretWrapper, plaintextOccurrences, valueOf } from "./helpers/pulumi";
+import { MockRun, RecordedResource, finder, isSecretOutput, isSecretWrapper, plaintextOccurrences, valueOf } from "./helpers/pulumi";
 import { stackFileConfig, stackNames } from "../stacks/files";
 import { runStackConfig, runStackFile } from "./helpers/stacks";
 
@@ -34,6 +35,94 @@ async function run(stack: string): Promise<MockRun<StackOutputs>> {
 
 function providerUrn(ref: string): string {
     return ref.split("::").slice(0, -1).join("::");
+}
+
+/**
+ * Every resource that manages tenancy on a server (the admin providers' resources and the dynamic
+ * ones) belongs to one of the server's own tenants (component `<app>-<engine>`, children
+ * `<app>-<engine>-…`), waits for that server's workload and reaches it at that server's admin
+ * address; none is left unchecked.
+ */
+async function assertTenancyManagedByItsServer(stack: MockRun<StackOutputs>, options: { neo4jCommunity: boolean }) {
+    const { resources } = stack;
+    const find = finder(resources);
+    /** Waits for `urn`: directly, or through the resources and providers it waits for. */
+    const waitsFor = (r: RecordedResource, urn: string): boolean => {
+        const seen = new Set<string>();
+        const next = (x: RecordedResource) => [...x.dependencies, ...(x.provider ? [providerUrn(x.provider)] : [])];
+        for (let queue = next(r); queue.length > 0; ) {
+            const u = queue.pop()!;
+            if (u === urn) return true;
+            const dep = seen.has(u) ? undefined : find.byUrn(u);
+            seen.add(u);
+            if (dep) queue.push(...next(dep));
+        }
+        return false;
+    };
+    const underComponent = (r: RecordedResource, urn: string): boolean => {
+        for (let cur = find.byUrn(r.parent); cur; cur = find.byUrn(cur.parent)) if (cur.urn === urn) return true;
+        return false;
+    };
+    const managing = resources.filter((r) => r.custom && (r.type.startsWith("pulumi-nodejs:dynamic/") || /^(postgresql|mysql):/.test(r.type)));
+    const checked = new Set<string>();
+    for (const server of await valueOf(stack.result.servers)) {
+        const workload = resources.find((r) => (r.type === T.statefulSet || r.type === "docker:index/container:Container") && r.name === server.name)!;
+        const docker = workload.type !== T.statefulSet;
+        const host = docker ? "127.0.0.1" : `${server.name}.${workload.inputs.metadata.namespace}.svc.cluster.local`;
+        assert.strictEqual(server.host, host);
+        // The server's own tenants: its tenant components and the resources under them.
+        const serverComponent = resources.find((r) => !r.custom && r.type.startsWith(`tenant-databases:${server.engine}:`) && r.name === server.name);
+        assert.ok(serverComponent, `the component of ${server.name}`);
+        const own: RecordedResource[] = [];
+        for (const app of server.tenants) {
+            const tenant = resources.filter((r) => !r.custom && r.name === `${app}-${server.engine}` && r.type.endsWith("Tenant"));
+            assert.deepStrictEqual(tenant.map((t) => t.parent), [serverComponent.urn], `${app}'s ${server.engine} tenant is a child of ${server.name}`);
+            const mine = managing.filter((r) => underComponent(r, tenant[0].urn));
+            for (const r of mine) assert.ok(r.name.startsWith(`${app}-${server.engine}-`), `${r.name} is named after its tenant`);
+            own.push(...mine);
+        }
+        for (const r of own) {
+            checked.add(r.urn);
+            assert.ok(waitsFor(r, workload.urn), `${r.type} ${r.name} waits for ${server.name}`);
+        }
+        // The admin providers (PostgreSQL, MySQL) wait for the server and point at it.
+        let adminProvider: RecordedResource | undefined;
+        if (server.engine === "mysql") {
+            adminProvider = find.one("pulumi:providers:mysql", `${server.name}-admin`);
+            assert.strictEqual(adminProvider.inputs.endpoint, `${host}:${server.port}`);
+        } else if (server.engine === "postgresql") {
+            adminProvider = find.one(T.pgProvider, `${server.name}-admin`);
+            assert.deepStrictEqual([adminProvider.inputs.host, adminProvider.inputs.port], [host, String(server.port)]);
+            assert.strictEqual(adminProvider.inputs.sslmode, "disable");
+        }
+        if (adminProvider) {
+            assert.ok(adminProvider.dependencies.includes(workload.urn), `${adminProvider.name} waits for ${server.name}`);
+            assert.ok(isSecretWrapper(adminProvider.rawInputs.password));
+        }
+        for (const r of own) {
+            if (r.type.startsWith(`${server.engine}:`)) assert.strictEqual(providerUrn(r.provider), adminProvider?.urn, `${r.type} ${r.name} uses ${server.name}-admin`);
+            else if (server.engine === "qdrant") assert.strictEqual(r.inputs.url, `http://${host}:${server.port}`, `${r.type} ${r.name}`);
+            else if (server.engine === "neo4j") assert.strictEqual(r.inputs.uri, `bolt://${host}:${server.port}`, `${r.type} ${r.name}`);
+            else assert.deepStrictEqual([r.inputs.host, r.inputs.port], [host, server.port], `${r.type} ${r.name}`);
+        }
+        // What each tenant has whatever its settings.
+        for (const app of server.tenants) {
+            const expected = {
+                mysql: ["mysql:index/user:User", "pulumi-nodejs:dynamic/mysql:ConnectionLimit"],
+                postgresql: [T.role],
+                mongodb: ["pulumi-nodejs:dynamic/mongodb:User"],
+                redis: ["pulumi-nodejs:dynamic/redis:AclUser"],
+            }[server.engine] ?? [];
+            for (const type of expected) assert.ok(own.some((r) => r.type === type && r.name.startsWith(`${app}-`)), `${app} has its ${type} on ${server.name}`);
+        }
+        // Community (the stack files' Neo4j edition) has no tenancy to manage: nothing connects.
+        if (server.engine === "neo4j" && options.neo4jCommunity) assert.deepStrictEqual(own, []);
+    }
+    assert.deepStrictEqual(
+        managing.filter((r) => !checked.has(r.urn)).map((r) => `${r.type} ${r.name}`),
+        [],
+        "resources that manage tenancy but belong to no server's tenant",
+    );
 }
 
 describe("stack files run whole under mocks", () => {
@@ -252,50 +341,41 @@ describe("stack files run whole under mocks", () => {
             });
 
             it("manages tenancy only once the server is ready, at the server's admin address", async () => {
-                const { resources } = await run(stack);
-                const find = finder(resources);
-                const servers = await valueOf((await run(stack)).result.servers);
-                for (const server of servers) {
-                    const workload = resources.find((r) => (r.type === T.statefulSet || r.type === "docker:index/container:Container") && r.name === server.name)!;
-                    const docker = workload.type !== T.statefulSet;
-                    const host = docker ? "127.0.0.1" : `${server.name}.${workload.inputs.metadata.namespace}.svc.cluster.local`;
-                    assert.strictEqual(server.host, host);
-                    if (server.engine === "mysql") {
-                        const provider = find.one("pulumi:providers:mysql", `${server.name}-admin`);
-                        assert.ok(provider.dependencies.includes(workload.urn), `${provider.name} waits for ${server.name}`);
-                        assert.strictEqual(provider.inputs.endpoint, `${host}:${server.port}`);
-                        assert.ok(isSecretWrapper(provider.rawInputs.password));
-                        for (const app of server.tenants) {
-                            const limit = find.one("pulumi-nodejs:dynamic/mysql:ConnectionLimit", `${app}-mysql-connection-limit`);
-                            assert.deepStrictEqual([limit.inputs.host, limit.inputs.port], [host, server.port]);
-                        }
-                    } else if (server.engine === "postgresql") {
-                        const provider = find.one(T.pgProvider, `${server.name}-admin`);
-                        assert.ok(provider.dependencies.includes(workload.urn), `${provider.name} waits for ${server.name}`);
-                        assert.deepStrictEqual([provider.inputs.host, provider.inputs.port], [host, String(server.port)]);
-                        assert.strictEqual(provider.inputs.sslmode, "disable");
-                        assert.ok(isSecretWrapper(provider.rawInputs.password));
-                    } else if (server.engine === "mongodb" || server.engine === "qdrant") {
-                        const type = server.engine === "mongodb" ? "pulumi-nodejs:dynamic/mongodb:User" : "pulumi-nodejs:dynamic/qdrant:Collection";
-                        const managed = resources.filter((r) => r.type === type);
-                        assert.ok(managed.length > 0);
-                        for (const r of managed) {
-                            assert.ok(r.dependencies.some((d) => d === workload.urn || find.byUrn(d)?.dependencies.includes(workload.urn)), `${r.name} waits for ${server.name}`);
-                            const address: unknown[] = server.engine === "mongodb" ? [r.inputs.host, r.inputs.port] : [r.inputs.url];
-                            assert.deepStrictEqual(address, server.engine === "mongodb" ? [host, server.port] : [`http://${host}:${server.port}`]);
-                        }
-                    } else if (server.engine === "neo4j") {
-                        // Community (the stack files' edition) has no tenancy to manage: nothing connects.
-                        assert.deepStrictEqual(resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/neo4j")), []);
-                    } else {
-                        for (const app of server.tenants) {
-                            const user = find.one("pulumi-nodejs:dynamic/redis:AclUser", `${app}-redis-user`);
-                            assert.ok(user.dependencies.includes(workload.urn), `${app}'s ACL user waits for ${server.name}`);
-                            assert.deepStrictEqual([user.inputs.host, user.inputs.port], [host, server.port]);
-                        }
-                    }
-                }
+                const neo4j = (stackFileConfig(stack) as { engines: { neo4j?: { edition?: string } } }).engines.neo4j;
+                await assertTenancyManagedByItsServer(await run(stack), { neo4jCommunity: (neo4j?.edition ?? "community") === "community" });
             });
         });
     }
+
+    describe("a stack with shared and dedicated servers of every engine", () => {
+        it("manages each server's tenancy only once that server is ready, at that server's admin address", async () => {
+            const uses = { postgresql: {}, mysql: {}, mongodb: {}, qdrant: { collections: { docs: { size: 8, distance: "Cosine" } } }, neo4j: {} };
+            const config = {
+                target: "kubernetes",
+                placement: "shared",
+                kubernetes: { namespace: "db" },
+                engines: { postgresql: {}, mysql: {}, mongodb: {}, qdrant: {}, neo4j: { edition: "enterprise", acceptLicenseAgreement: true }, redis: {} },
+                apps: {
+                    // Two apps share a server of each engine; two more have one each of their own.
+                    digi_core: { ...uses, redis: { db: 0 } },
+                    lernmi: { ...uses, redis: { db: 1 } },
+                    beep_boop: { placement: "dedicated", ...uses, redis: {} },
+                    shop: { placement: "dedicated", ...uses, redis: {} },
+                },
+            };
+            const stack = await runStackConfig(config);
+            const servers = await valueOf(stack.result.servers);
+            for (const engine of ["postgresql", "mysql", "mongodb", "qdrant", "neo4j", "redis"]) {
+                assert.deepStrictEqual(
+                    servers.filter((s) => s.engine === engine).map((s) => [s.name, s.tenants]),
+                    [
+                        [engine, ["digi_core", "lernmi"]],
+                        [`${engine}-beep-boop`, ["beep_boop"]],
+                        [`${engine}-shop`, ["shop"]],
+                    ],
+                );
+            }
+            await assertTenancyManagedByItsServer(stack, { neo4jCommunity: false });
+        });
+    });
 });

@@ -35,7 +35,12 @@ export function usersInfoCommand(user: string, database: string): MongoCommand {
 /** Runs commands in order and returns their replies; a seam for tests without a server. */
 export type MongoRunner = (connection: MongoAdminConnection, action: string, commands: MongoCommand[]) => Promise<Record<string, unknown>[]>;
 
-export const runAsAdmin: MongoRunner = async (connection, action, commands) => {
+/** A runner that gives up finding the server after `selectionTimeoutMs`. */
+export function adminRunner(selectionTimeoutMs: number): MongoRunner {
+    return (connection, action, commands) => runCommands(connection, action, commands, selectionTimeoutMs);
+}
+
+async function runCommands(connection: MongoAdminConnection, action: string, commands: MongoCommand[], selectionTimeoutMs: number): Promise<Record<string, unknown>[]> {
     // Required here, not at the top: this function is serialized into the dynamic providers.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { MongoClient } = require("mongodb") as typeof import("mongodb");
@@ -43,7 +48,7 @@ export const runAsAdmin: MongoRunner = async (connection, action, commands) => {
         auth: { username: connection.adminUser, password: connection.adminPassword },
         authSource: "admin",
         directConnection: true,
-        serverSelectionTimeoutMS: 10000,
+        serverSelectionTimeoutMS: selectionTimeoutMs,
         connectTimeoutMS: 10000,
     });
     try {
@@ -56,7 +61,10 @@ export const runAsAdmin: MongoRunner = async (connection, action, commands) => {
     } finally {
         await client.close().catch(() => undefined);
     }
-};
+}
+
+/** The runner the providers use: ten seconds to find the server. */
+export const runAsAdmin: MongoRunner = adminRunner(10000);
 
 export interface MongoUserState extends MongoAdminConnection {
     user: string;

@@ -116,9 +116,19 @@ export async function runProgram<T>(
         [],
     );
 
-    const result = program();
-    await waitForRegistrations();
-    return { result, resources, passwords };
+    // Pulumi takes a stack trace of every resource and promise it creates (for source positions,
+    // which the mocks never read); through ts-node's source-map support each costs a source-map
+    // lookup per frame, and formatting them was most of a mock run's time. Cut to the error and
+    // the place it was thrown while the program runs.
+    const prepare = Error.prepareStackTrace;
+    Error.prepareStackTrace = (error, frames) => [String(error), ...frames.slice(0, 1).map((frame) => `    at ${frame}`)].join("\n");
+    try {
+        const result = program();
+        await waitForRegistrations();
+        return { result, resources, passwords };
+    } finally {
+        Error.prepareStackTrace = prepare;
+    }
 }
 
 function record(req: RegisterRequest, stack: string): RecordedResource {

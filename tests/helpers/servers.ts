@@ -80,9 +80,27 @@ export async function startRedis(options: { port: number; command: string[] }): 
     return serve(cmd, args, options.port, 15000);
 }
 
-/** A temporary directory, removed by the returned function. */
+/**
+ * Where servers keep their data: TMPDIR when set, else /dev/shm when it is a memory file system
+ * with room (a fresh MariaDB data directory alone is about 115 MB), else the system's temporary
+ * directory. In memory the servers' fsyncs cost nothing, which counts when the disk is busy
+ * (mariadb-install-db: 1.9 s on this machine's disk, 0.6 s in memory).
+ */
+function serverDataRoot(): string {
+    if (process.env.TMPDIR) return os.tmpdir();
+    try {
+        const shm = fs.statfsSync("/dev/shm");
+        const TMPFS_MAGIC = 0x01021994;
+        if (shm.type === TMPFS_MAGIC && shm.bavail * shm.bsize >= 1024 ** 3) return "/dev/shm";
+    } catch {
+        // no /dev/shm
+    }
+    return os.tmpdir();
+}
+
+/** A temporary directory for a server's files, removed by the returned function. */
 export function tempDir(prefix: string): { dir: string; remove(): void } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tenant-databases-${prefix}-`));
+    const dir = fs.mkdtempSync(path.join(serverDataRoot(), `tenant-databases-${prefix}-`));
     return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
