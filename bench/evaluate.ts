@@ -4,17 +4,7 @@
 import { performance } from "perf_hooks";
 import { RecordedResource } from "../tests/helpers/pulumi";
 import { runStackConfig } from "../tests/helpers/stacks";
-
-function config(apps: number) {
-    const names = Array.from({ length: apps }, (_, i) => `app${String(i).padStart(4, "0")}`);
-    return {
-        target: "kubernetes",
-        placement: "shared",
-        kubernetes: { namespace: "databases" },
-        engines: { postgresql: {}, redis: { databases: apps } },
-        apps: Object.fromEntries(names.map((name, i) => [name, { postgresql: {}, redis: { db: i } }])),
-    };
-}
+import { benchConfig as config } from "./config";
 
 /** Longest chain of custom resources, following explicit, input and provider dependencies. */
 function dependencyDepth(resources: RecordedResource[]): number {

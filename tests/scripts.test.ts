@@ -4,7 +4,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { benchConfig } from "../bench/config";
 import { formatDotenv } from "../components/environment";
+import { parseStackConfig } from "../stacks/config";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -97,5 +99,11 @@ describe("operator scripts", function () {
         const result = runScript("plan.ts", ["nosuchstack"]);
         assert.strictEqual(result.status, 1);
         assert.match(result.stderr, /^no stack file .*Pulumi\.nosuchstack\.yaml; stacks: dev, prod, staging\n$/);
+    });
+});
+
+describe("npm run bench", () => {
+    it("evaluates a valid stack at both of its sizes", () => {
+        for (const apps of [50, 500]) assert.doesNotThrow(() => parseStackConfig(benchConfig(apps)), `${apps} apps`);
     });
 });
