@@ -64,7 +64,7 @@ export interface StartedServer {
  * What every engine's server does alike: checks its name and its tenants' names (the rules config
  * applies), runs the image on the runtime with the engine's port, uid and volume, admits its
  * tenants' namespaces, and finds its admin address. `settings` are the engine's own settings
- * that name rules may depend on (Neo4j's edition).
+ * that name rules may depend on (an edition, say).
  */
 export function startServer<T extends TenantSpecBase>(
     parent: pulumi.Resource,
