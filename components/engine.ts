@@ -6,7 +6,8 @@
 // engine's components, and it loads them when called, so `stacks/` validation and `npm run plan`
 // stay free of provider modules.
 import type * as pulumi from "@pulumi/pulumi";
-import type { z } from "zod";
+import { z } from "zod";
+import { APP_NAME_PATTERN, APP_NAME_RULE } from "../infra/naming";
 import type { Resources, ServerRuntime } from "../infra/runtime";
 import type { ConnectionBudget } from "./connection-budget";
 import type { Tenant, TenantCredentials } from "./credentials";
@@ -133,6 +134,25 @@ export interface EngineDescriptor<Name extends string = string, EngineRaw = any,
 /** The official image of an engine at a tag: `<repository>:<version><suffix>`. */
 export function defaultImage(engine: Pick<EngineDescriptor, "defaults">, version: string, suffix = ""): string {
     return `${engine.defaults.repository}:${version}${suffix}`;
+}
+
+/**
+ * What an engine's rules say of one tenant as a component receives it: its name (the app name
+ * pattern, names the engine keeps, its limits) and its own keys against the engine's config
+ * schema, so a component used as a library accepts exactly what the stack config accepts.
+ */
+export function tenantSpecProblems<Options>(
+    engine: Pick<EngineDescriptor<string, any, any, Options>, "name" | "reserved" | "nameProblem" | "appKeys">,
+    spec: { app: string },
+    settings: Options,
+): string[] {
+    if (!APP_NAME_PATTERN.test(spec.app)) return [`the app name ${JSON.stringify(spec.app)} is not ${APP_NAME_RULE}`];
+    const name = appNameProblem(engine, spec.app, settings);
+    const keys = z.object(engine.appKeys).safeParse(spec);
+    return [
+        ...(name === undefined ? [] : [name]),
+        ...(keys.success ? [] : keys.error.issues.map((i) => `${[spec.app, ...i.path.map(String)].join(".")}: ${i.message}`)),
+    ];
 }
 
 /** The credentials an engine gives an app. */

@@ -9,6 +9,7 @@ import { appSecretName, dnsName } from "../infra/naming";
 import { Tenant } from "./credentials";
 import { Placement, ServerPlan } from "./engine";
 import { engineNamed } from "./engines";
+import { topologyProblems } from "./topology";
 import { AppCredentials, appEnvironment } from "./environment";
 
 export type { AppCredentials } from "./environment";
@@ -44,6 +45,8 @@ export class DatabasePlatform extends pulumi.ComponentResource {
         const protect = args.protect ?? false;
         const decommission = new Set(args.decommission ?? []);
         const target = args.target;
+        const problems = topologyProblems(args.servers);
+        if (problems.length > 0) throw new Error(`DatabasePlatform ${name}: ${problems.join("; ")}`);
         const runtime = target.kind === "kubernetes" ? kubernetesServerNamespace(name, target, protect, this) : dockerServerNetwork(name, target, this);
 
         const tenants: Tenant[] = [];

@@ -2,9 +2,9 @@
 // common to all engines, starting the server on its runtime, where `pulumi up` reaches it, who
 // may connect to it, and its tenant components by app.
 import * as pulumi from "@pulumi/pulumi";
-import { APP_NAME_PATTERN, APP_NAME_RULE, dnsName, tenantName } from "../infra/naming";
+import { dnsName, tenantName } from "../infra/naming";
 import { Resources, RunningServer, ServerRuntime, ServerSpec } from "../infra/runtime";
-import { EngineDescriptor, Endpoint, appNameProblem } from "./engine";
+import { EngineDescriptor, Endpoint, tenantSpecProblems } from "./engine";
 import { assertServerName } from "./options";
 
 export interface TenantSpecBase {
@@ -61,25 +61,32 @@ export interface StartedServer {
 }
 
 /**
- * What every engine's server does alike: checks its name and its tenants' names (the rules config
- * applies), runs the image on the runtime with the engine's port, uid and volume, admits its
- * tenants' namespaces, and finds its admin address. `settings` are the engine's own settings
- * that name rules may depend on (an edition, say).
+ * The checks every server component makes before it registers anything: its name, and each
+ * tenant against the rules the stack config applies (`settings`: the engine's own settings that
+ * rules may depend on, an edition say).
+ */
+export function checkServerArgs<T extends TenantSpecBase>(engine: EngineDescriptor, name: string, args: ServerArgsBase<T>, settings: unknown = {}): void {
+    assertServerName(name);
+    assertNoProblems(`${engine.title} server`, name, args.tenants.flatMap((t) => tenantSpecProblems(engine, t, settings)));
+}
+
+/** The same for a tenant component used on its own. */
+export function checkTenantArgs(engine: EngineDescriptor, name: string, spec: TenantSpecBase, settings: unknown = {}): void {
+    assertNoProblems(`${engine.title} tenant`, name, tenantSpecProblems(engine, spec, settings));
+}
+
+/**
+ * What every engine's server does alike, once `checkServerArgs` passed: runs the image on the
+ * runtime with the engine's port, uid and volume, admits its tenants' namespaces, and finds its
+ * admin address.
  */
 export function startServer<T extends TenantSpecBase>(
     parent: pulumi.Resource,
     name: string,
-    engine: Pick<EngineDescriptor, "name" | "title" | "defaults" | "reserved" | "nameProblem">,
+    engine: Pick<EngineDescriptor, "name" | "defaults">,
     args: ServerArgsBase<T>,
     spec: EngineServerSpec,
-    settings: unknown = {},
 ): StartedServer {
-    assertServerName(name);
-    assertNoProblems(
-        `${engine.title} server`,
-        name,
-        args.tenants.map((t) => (APP_NAME_PATTERN.test(t.app) ? appNameProblem(engine, t.app, settings) : `the app name ${JSON.stringify(t.app)} is not ${APP_NAME_RULE}`)),
-    );
     const { defaultImage, dataPath, ...rest } = spec;
     const protect = args.protect ?? false;
     const running = args.runtime.run(

@@ -5,7 +5,8 @@
 import { z } from "zod";
 import { Placement, RawConfig, RawEngine, RawResources, RawUse, Target, rawConfigSchema } from "./schema";
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
-import { dnsName, serverObjectNames } from "../infra/naming";
+import { dnsName } from "../infra/naming";
+import { objectNameClashes, sharedAdminEndpoints } from "../components/topology";
 import { ENGINES } from "../components/engines";
 import { EngineDescriptor, ServerSettings, appNameProblem, defaultImage } from "../components/engine";
 import type { Quantities, Resources } from "../infra/runtime";
@@ -138,9 +139,14 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
     // Rules of whole servers, on the servers the planner will build.
     const { servers } = planTopology(config);
     for (const server of servers) problems.push(...(ENGINES.find((e) => e.name === server.engine)!.serverProblems?.(server) ?? []));
-    checkAdminEndpoints(engines, servers, problems);
+    for (const e of sharedAdminEndpoints(servers)) {
+        problems.push(
+            `engines.${e.engine}.adminEndpoint.host: ${JSON.stringify(e.host)} would point ${e.servers} ${e.engine} servers at one address; ` +
+                `include {server} in the host (e.g. "{server}.db.example.com")`,
+        );
+    }
     checkHostPorts(raw.target, engines, apps, problems);
-    checkObjectNames(servers, problems);
+    problems.push(...objectNameClashes(servers));
     return config;
 }
 
@@ -163,40 +169,6 @@ function resolveEngine(engine: EngineDescriptor, settings: RawEngine, stackPlace
         hostPort: settings.hostPort,
         options: own.options,
     };
-}
-
-/**
- * Two servers must never derive the same Kubernetes object name: a dedicated server for app
- * `x_headless` is named `<engine>-x-headless`, which is also the headless Service of app `x`'s
- * server. Checked on every target, so a stack can move from Docker to Kubernetes.
- */
-function checkObjectNames(servers: ReturnType<typeof planTopology>["servers"], problems: string[]): void {
-    const owners = new Map<string, string>();
-    for (const server of servers) {
-        const owner = server.placement === "shared" ? `the shared ${server.engine} server` : `apps.${server.tenants[0].app}'s dedicated ${server.engine} server`;
-        for (const [kind, names] of Object.entries(serverObjectNames(server.name))) {
-            for (const name of names) {
-                const key = `${kind} ${name}`;
-                const other = owners.get(key);
-                if (other === undefined) owners.set(key, owner);
-                else if (other !== owner) problems.push(`${owner} and ${other} would both own the Kubernetes ${key}; rename one of the apps`);
-            }
-        }
-    }
-}
-
-/** An admin endpoint shared by several servers must tell them apart with `{server}`. */
-function checkAdminEndpoints(engines: StackConfig["engines"], servers: ReturnType<typeof planTopology>["servers"], problems: string[]): void {
-    for (const settings of Object.values(engines)) {
-        if (!settings.adminEndpoint || settings.adminEndpoint.host.includes("{server}")) continue;
-        const count = servers.filter((s) => s.engine === settings.engine).length;
-        if (count > 1) {
-            problems.push(
-                `engines.${settings.engine}.adminEndpoint.host: ${JSON.stringify(settings.adminEndpoint.host)} would point ${count} ` +
-                    `${settings.engine} servers at one address; include {server} in the host (e.g. "{server}.db.example.com")`,
-            );
-        }
-    }
 }
 
 /**

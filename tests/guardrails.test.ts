@@ -3,12 +3,13 @@
 // Redis, and object names that never collide. Real servers enforce these in *.integration.test.ts.
 import * as assert from "assert";
 import * as fc from "fast-check";
-import { PostgresqlServer } from "../components/postgresql/postgresql";
+import { PostgresqlServer, PostgresqlTenant } from "../components/postgresql/postgresql";
 import { MysqlServer } from "../components/mysql/mysql";
-import { RedisServer } from "../components/redis/redis";
+import { RedisServer, RedisTenant } from "../components/redis/redis";
+import { DatabasePlatform } from "../components/platform";
 import { MongodbServer } from "../components/mongodb/mongodb";
 import { Neo4jServer } from "../components/neo4j/neo4j";
-import { QdrantServer } from "../components/qdrant/qdrant";
+import { QdrantServer, QdrantTenantSpec } from "../components/qdrant/qdrant";
 import { mongodbServerSettings } from "../components/mongodb/mongodb-settings";
 import { mysqlServerSettings } from "../components/mysql/mysql-settings";
 import { postgresqlServerSettings } from "../components/postgresql/postgresql-settings";
@@ -175,6 +176,66 @@ describe("guardrails: app names in components used as a library", () => {
             /Neo4j server neo4j: Neo4j database names need at least 3 characters; "ab" has 2/,
         );
         await assert.rejects(runProgram(() => new QdrantServer("qdrant", { ...common, tenants: [{ app: "a;DROP", collections: { c: { size: 1, distance: "Dot" } } }] })), /the app name "a;DROP" is not a lowercase letter/);
+    });
+
+    it("refuse what config's schema refuses: a connection limit PostgreSQL or MySQL would read as unlimited", async () => {
+        await assert.rejects(runProgram(() => new PostgresqlServer("postgresql", { ...common, version: "18", tenants: [{ app: "a", connectionLimit: -1 }] })), /PostgreSQL server postgresql: a\.connectionLimit: Too small/);
+        await assert.rejects(runProgram(() => new MysqlServer("mysql", { ...common, tenants: [{ app: "a", maxConnections: 0 }] })), /MySQL server mysql: a\.maxConnections: Too small/);
+        await assert.rejects(runProgram(() => new RedisServer("redis", { ...common, tenants: [{ app: "a", db: 1.5 }] })), /Redis server redis: a\.db: /);
+    });
+
+    it("check a tenant component used on its own too", async () => {
+        const admin = { host: "h", port: 1, password: "p", ready: undefined as never };
+        // `ACL SETUSER admin reset ...` would overwrite the platform's own admin user.
+        await assert.rejects(runProgram(() => new RedisTenant("admin-redis", { app: "admin", db: 0, admin, host: "h", port: 1 })), /Redis tenant admin-redis: the app name "admin" is reserved by redis/);
+        const server = { host: "h", port: 1, provider: undefined as never };
+        await assert.rejects(runProgram(() => new PostgresqlTenant("postgres-postgresql", { server, app: "postgres" })), /PostgreSQL tenant postgres-postgresql: the app name "postgres" is reserved/);
+    });
+
+    it("register nothing before refusing", async () => {
+        const run = await runProgram(() => {
+            try {
+                return new PostgresqlServer("Bad_Name", { ...common, version: "18", tenants: [{ app: "a" }] });
+            } catch (err) {
+                return err as Error;
+            }
+        });
+        assert.match(String(run.result), /not a DNS label/);
+        assert.deepStrictEqual(run.resources.filter((r) => r.custom).map((r) => r.type), []);
+    });
+});
+
+describe("guardrails: Qdrant collection names", () => {
+    it("refuses two apps whose collections get one full name, in config and in the component", async () => {
+        const raw = config({ qdrant: {} }, { a: { qdrant: { collections: { b_c: { size: 4, distance: "Dot" } } } }, a_b: { qdrant: { collections: { c: { size: 4, distance: "Dot" } } } } });
+        assert.deepStrictEqual(problemsOf(raw), [
+            "apps.a_b.qdrant.collections: collection c is named a_b_c on the server, as is a (b_c)'s; an app's token would open the other's: rename one",
+        ]);
+        const dedicated = config({ qdrant: { placement: "dedicated" } }, { a: { qdrant: { collections: { b_c: { size: 4, distance: "Dot" } } } }, a_b: { qdrant: { collections: { c: { size: 4, distance: "Dot" } } } } });
+        assert.doesNotThrow(() => parseStackConfig(dedicated), "on servers of their own the names do not meet");
+        const runtime = { target: "docker", run: () => assert.fail("no server may start") } as unknown as ServerRuntime;
+        const tenants: QdrantTenantSpec[] = [
+            { app: "a", collections: { b_c: { size: 4, distance: "Dot" } } },
+            { app: "a_b", collections: { c: { size: 4, distance: "Dot" } } },
+        ];
+        await assert.rejects(
+            runProgram(() => new QdrantServer("qdrant", { runtime, version: "v1.17.0", storageGi: 1, resources: { requests: { memory: "1Gi", cpu: "1" }, limits: { memory: "1Gi", cpu: "1" } }, tenants })),
+            /Qdrant server qdrant: a_b: collection c is named a_b_c on the server/,
+        );
+    });
+});
+
+describe("guardrails: DatabasePlatform used as a library", () => {
+    it("refuses planned servers that would share Kubernetes objects or a host port, as config does", async () => {
+        const [server] = planTopology(parseStackConfig({ target: "docker", engines: { postgresql: {} }, apps: { x: { postgresql: {} } } })).servers;
+        // The shared server `postgresql` owns the Service postgresql-headless; so would this one.
+        const clash = { ...server, name: "postgresql-headless", placement: "dedicated" as const, tenants: [{ ...server.tenants[0], app: "y" }] };
+        const target = { kind: "docker" as const, provider: undefined as never, namePrefix: "t" };
+        await assert.rejects(runProgram(() => new DatabasePlatform("p", { target, servers: [server, clash] })), /DatabasePlatform p: .* would both own the Kubernetes Service postgresql-headless/);
+        await assert.rejects(
+            runProgram(() => new DatabasePlatform("p", { target, servers: [{ ...server, hostPort: 5000 }, { ...clash, name: "postgresql-y", hostPort: 5000 }] })),
+            /servers postgresql and postgresql-y would both publish host port 5000/,
+        );
     });
 });
 

@@ -4,7 +4,7 @@ import { generatedPassword } from "../../infra/passwords";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { MongoDatabase, MongoUser } from "./mongodb-admin";
 import { dataOptions } from "../options";
-import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf } from "../server";
+import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
 import { defaultImage } from "../engine";
 import { mongodbEngine } from "./engine";
 import { MongodbTuning, mongodbServerArgs, mongodbServerSettings, mongodbTuningProblems } from "./mongodb-settings";
@@ -32,6 +32,7 @@ export class MongodbServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: MongodbServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:mongodb:MongodbServer", name, {}, opts);
+        checkServerArgs(mongodbEngine, name, args);
         const tuning = args.tuning ?? {};
         assertNoProblems("MongodbServer", name, mongodbTuningProblems(args.resources.limits.memory, tuning));
         const settings = mongodbServerSettings(args.resources.limits.memory, tuning);
@@ -69,6 +70,7 @@ export class MongodbTenant extends pulumi.ComponentResource implements Tenant {
 
     constructor(name: string, args: MongodbTenantArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:mongodb:MongodbTenant", name, {}, opts);
+        checkTenantArgs(mongodbEngine, name, args);
         this.app = args.app;
         const connection = { host: args.admin.host, port: args.admin.port, adminUser: MONGODB_ADMIN_USER, adminPassword: args.admin.password };
         const database = new MongoDatabase(

@@ -6,7 +6,7 @@ import { generatedPassword } from "../../infra/passwords";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { MysqlConnectionLimit } from "./mysql-connection-limit";
 import { dataOptions } from "../options";
-import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf } from "../server";
+import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
 import { defaultImage } from "../engine";
 import { mysqlEngine } from "./engine";
 import { connectionBudgetProblem } from "../connection-budget";
@@ -48,6 +48,7 @@ export class MysqlServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: MysqlServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:mysql:MysqlServer", name, {}, opts);
+        checkServerArgs(mysqlEngine, name, args);
         const tuning = args.tuning ?? {};
         assertNoProblems("MysqlServer", name, mysqlTuningProblems(args.resources.limits.memory, tuning));
         const settings = mysqlServerSettings(args.resources.limits.memory, tuning);
@@ -128,6 +129,7 @@ export class MysqlTenant extends pulumi.ComponentResource implements Tenant {
 
     constructor(name: string, args: MysqlTenantArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:mysql:MysqlTenant", name, {}, opts);
+        checkTenantArgs(mysqlEngine, name, args);
         this.app = args.app;
         const provider = args.admin.provider;
         const password = pulumi.secret(generatedPassword(`${name}-password`, { parent: this }).result);

@@ -8,7 +8,7 @@ import { parseMemoryMi } from "../../infra/quantities";
 import { Tenant, PasswordCredentials } from "../credentials";
 import { Neo4jDatabase, Neo4jUser } from "./neo4j-admin";
 import { dataOptions } from "../options";
-import { ServerArgsBase, TenantSpecBase, startServer, tenantsOf } from "../server";
+import { ServerArgsBase, TenantSpecBase, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
 import { defaultImage } from "../engine";
 import { Neo4jEdition, neo4jCommunityCannotHold, neo4jDatabaseName, neo4jEngine } from "./engine";
 
@@ -37,6 +37,7 @@ export class Neo4jServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: Neo4jServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:neo4j:Neo4jServer", name, {}, opts);
+        checkServerArgs(neo4jEngine, name, args, { edition: args.edition ?? "community" });
         const edition = args.edition ?? "community";
         if (neo4jCommunityCannotHold(edition, args.tenants.length)) {
             throw new Error(
@@ -63,7 +64,7 @@ export class Neo4jServer extends pulumi.ComponentResource {
                 "-c",
                 `cypher-shell -a bolt://127.0.0.1:${NEO4J_BOLT_PORT} -u ${NEO4J_ADMIN_USER} -p "\${NEO4J_AUTH#${NEO4J_ADMIN_USER}/}" "RETURN 1" > /dev/null`,
             ],
-        }, { edition });
+        });
         this.host = running.host;
         this.port = running.port;
         const admin = {
@@ -92,6 +93,7 @@ export class Neo4jTenant extends pulumi.ComponentResource implements Tenant {
 
     constructor(name: string, args: Neo4jTenantArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:neo4j:Neo4jTenant", name, {}, opts);
+        checkTenantArgs(neo4jEngine, name, args, { edition: args.edition });
         this.app = args.app;
         const host = pulumi.output(args.host);
         const port = pulumi.output(args.port);

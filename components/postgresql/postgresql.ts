@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { dataOptions } from "../options";
-import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf } from "../server";
+import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
 import { defaultImage } from "../engine";
 import { postgresMajor, postgresqlEngine, postgresqlVersionProblem } from "./engine";
 import { connectionBudgetProblem } from "../connection-budget";
@@ -49,6 +49,7 @@ export class PostgresqlServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: PostgresqlServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:postgresql:PostgresqlServer", name, {}, opts);
+        checkServerArgs(postgresqlEngine, name, args);
         assertNoProblems("PostgresqlServer", name, [postgresqlVersionProblem(args.version)]);
         const major = postgresMajor(args.version)!;
         const tuning = args.tuning ?? {};
@@ -132,6 +133,7 @@ export class PostgresqlTenant extends pulumi.ComponentResource implements Tenant
 
     constructor(name: string, args: PostgresqlTenantArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:postgresql:PostgresqlTenant", name, {}, opts);
+        checkTenantArgs(postgresqlEngine, name, args);
         this.app = args.app;
         const provider = args.server.provider;
         // The role owns the database (and through it the app's tables), so both are data.

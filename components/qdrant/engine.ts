@@ -12,6 +12,29 @@ export interface QdrantCollectionSpec {
     distance: QdrantDistance;
 }
 
+/** The full name of an app's collection: `<app>_<name>`. */
+export function collectionName(app: string, name: string): string {
+    return `${app}_${name}`;
+}
+
+/**
+ * Apps on one server whose collections get the same full name (app `a` with `b_c`, app `a_b`
+ * with `c`): both tokens would open it. Each clash names the later app, sorted by app name.
+ */
+export function qdrantCollectionClashes(tenants: { app: string; collections: Record<string, unknown> }[]): { app: string; problem: string }[] {
+    const owners = new Map<string, string>();
+    const clashes: { app: string; problem: string }[] = [];
+    for (const t of [...tenants].sort((a, b) => a.app.localeCompare(b.app))) {
+        for (const name of Object.keys(t.collections).sort()) {
+            const full = collectionName(t.app, name);
+            const owner = owners.get(full);
+            if (owner === undefined) owners.set(full, `${t.app} (${name})`);
+            else clashes.push({ app: t.app, problem: `collection ${name} is named ${full} on the server, as is ${owner}'s; an app's token would open the other's: rename one` });
+        }
+    }
+    return clashes;
+}
+
 const appKeys = {
     collections: z
         .record(
@@ -54,6 +77,8 @@ export const qdrantEngine: EngineDescriptor<"qdrant", object, QdrantTenantOption
     imageSuffix: () => "-unprivileged",
     resolveSettings: () => ({ options: {}, problems: [] }),
     resolveTenant: (raw) => ({ options: { collections: raw.collections }, problems: [] }),
+    serverProblems: (server) =>
+        qdrantCollectionClashes(server.tenants.map((t) => ({ app: t.app, collections: t.options.collections }))).map((c) => `apps.${c.app}.qdrant.collections: ${c.problem}`),
     envKeys: ENV_KEYS,
     environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({
         QDRANT_URL: c.url,

@@ -4,10 +4,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
 import { Tenant, TenantCredentials } from "../credentials";
 import { QdrantCollection, collectionToken } from "./qdrant-admin";
-import { QdrantCollectionSpec, qdrantEngine } from "./engine";
+import { QdrantCollectionSpec, collectionName, qdrantCollectionClashes, qdrantEngine } from "./engine";
 import { defaultImage } from "../engine";
 import { dataOptions } from "../options";
-import { ServerArgsBase, TenantSpecBase, startServer, tenantsOf } from "../server";
+import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
 
 export const QDRANT_PORT = qdrantEngine.defaults.port;
 export type { QdrantCollectionSpec } from "./engine";
@@ -29,10 +29,7 @@ export interface QdrantCredentials extends TenantCredentials {
     collections: string[];
 }
 
-/** The full name of an app's collection. */
-export function collectionName(app: string, name: string): string {
-    return `${app}_${name}`;
-}
+export { collectionName } from "./engine";
 
 export class QdrantServer extends pulumi.ComponentResource {
     readonly host: pulumi.Output<string>;
@@ -41,6 +38,8 @@ export class QdrantServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: QdrantServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:qdrant:QdrantServer", name, {}, opts);
+        checkServerArgs(qdrantEngine, name, args);
+        assertNoProblems("Qdrant server", name, qdrantCollectionClashes(args.tenants).map((c) => `${c.app}: ${c.problem}`));
         // The manage key: full rights, never given to an app; app tokens are signed with it.
         const apiKey = generatedPassword(`${name}-api-key`, { parent: this });
         const { running, admin: address, protect } = startServer(this, name, qdrantEngine, args, {
@@ -78,6 +77,7 @@ export class QdrantTenant extends pulumi.ComponentResource implements Tenant {
 
     constructor(name: string, args: QdrantTenantArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:qdrant:QdrantTenant", name, {}, opts);
+        checkTenantArgs(qdrantEngine, name, args);
         this.app = args.app;
         const names = Object.keys(args.collections).sort();
         if (names.length === 0) throw new Error(`QdrantTenant ${name}: ${args.app} has no collections; its token would have no \`access\``);

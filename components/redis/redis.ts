@@ -6,7 +6,7 @@ import { generatedPassword } from "../../infra/passwords";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { REDIS_ADMIN_USER, bootstrapAcl, redisStartScript } from "./redis-acl";
 import { RedisAclUser } from "./redis-acl-user";
-import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf } from "../server";
+import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
 import { defaultImage } from "../engine";
 import { REDIS_DEFAULT_DATABASES, redisDbProblems, redisEngine, redisScriptingProblem } from "./engine";
 import { RedisTuning, redisServerArgs, redisServerSettings, redisTuningProblems } from "./redis-settings";
@@ -49,6 +49,7 @@ export class RedisServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: RedisServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:redis:RedisServer", name, {}, opts);
+        checkServerArgs(redisEngine, name, args);
         const databases = args.databases ?? REDIS_DEFAULT_DATABASES;
         assertNoProblems(
             "RedisServer",
@@ -137,6 +138,7 @@ export class RedisTenant extends pulumi.ComponentResource implements Tenant {
 
     constructor(name: string, args: RedisTenantArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:redis:RedisTenant", name, {}, opts);
+        checkTenantArgs(redisEngine, name, args);
         this.app = args.app;
         // The ACL user generates and keeps its password: one resource per tenant.
         const user = new RedisAclUser(
