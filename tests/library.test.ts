@@ -110,7 +110,7 @@ const { ConfigError, DatabasePlatform, parseStackConfig, planTopology } = requir
 const config = {
     target: "docker",
     placement: "shared",
-    engines: { postgresql: { version: "18" }, mysql: { version: "8.4" }, mongodb: { version: "8.0" }, redis: { version: "7.4" }, qdrant: { version: "v1.17.0" }, neo4j: { version: "5.26" } },
+    engines: { postgresql: { version: "18" }, mysql: { version: "8.4" }, mongodb: { version: "8.0" }, redis: { version: "7.4" }, qdrant: { version: "v1.17.0" }, neo4j: { version: "5.26", edition: "enterprise", acceptLicenseAgreement: true } },
     apps: { shop: { postgresql: {}, mysql: {}, mongodb: {}, redis: { db: 0 }, qdrant: { collections: { items: { size: 4, distance: "Cosine" } } }, neo4j: {} } },
 };
 const topology = planTopology(parseStackConfig(config));
@@ -171,8 +171,8 @@ new PostgresqlServer("wrong", { ...args, version: 18 });
 new PostgresqlServer("wrong", { ...args, tenants: ["shop"] });
 // @ts-expect-error the runtime is a ServerRuntime
 new PostgresqlServer("wrong", { ...args, runtime: "docker" });
-// @ts-expect-error the package root is the API (package.json "exports")
-export type Deep = typeof import("tenant-databases/components/postgresql/postgresql");
+// @ts-expect-error the package root is the API: package.json "exports" hides modules by path
+export type Deep = typeof import("tenant-databases/dist/components/postgresql/postgresql");
 `;
 
 interface Registered {
@@ -367,7 +367,16 @@ describe("the built package, used by another Pulumi program", function () {
         }>("platform.js", started().platform);
         assert.deepStrictEqual(servers.map((s) => s.split(":")[0]).sort(), ["mongodb", "mysql", "neo4j", "postgresql", "qdrant", "redis"]);
         assert.deepStrictEqual(apps, { shop: ["mongodb", "mysql", "neo4j", "postgresql", "qdrant", "redis"] });
-        assert.ok(dynamicTypes.length >= 5, `dynamic providers of MySQL, MongoDB, Redis, Qdrant and Neo4j ran; got ${dynamicTypes.join(", ")}`);
+        // Neo4j Enterprise, so that every engine's dynamic providers are serialized.
+        assert.deepStrictEqual([...new Set(dynamicTypes)].sort(), [
+            "pulumi-nodejs:dynamic/mongodb:Database",
+            "pulumi-nodejs:dynamic/mongodb:User",
+            "pulumi-nodejs:dynamic/mysql:ConnectionLimit",
+            "pulumi-nodejs:dynamic/neo4j:Database",
+            "pulumi-nodejs:dynamic/neo4j:User",
+            "pulumi-nodejs:dynamic/qdrant:Collection",
+            "pulumi-nodejs:dynamic/redis:AclUser",
+        ]);
         assert.ok(
             modules.some((m) => m.startsWith("tenant-databases/")),
             `the serialized providers require the package's own modules (through package.json "exports"); got ${modules.join(", ")}`,

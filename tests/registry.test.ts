@@ -25,11 +25,21 @@ describe("engine registry", () => {
     it("builds the config schema from the descriptors: every engine's keys under engines and apps", () => {
         const engines = rawConfigSchema.shape.engines.shape as Record<string, unknown>;
         assert.deepStrictEqual(Object.keys(engines), [...ENGINE_NAMES]);
+        const issuesAt = (raw: unknown, path: string) => {
+            const parsed = rawConfigSchema.safeParse(raw);
+            return parsed.success ? [] : parsed.error.issues.filter((i) => [...i.path, ...("keys" in i ? i.keys : [])].join(".").startsWith(path));
+        };
+        const bad = "not-a-valid-value-!";
         for (const engine of ENGINES) {
+            const e = engine.name;
             for (const key of Object.keys(engine.engineKeys)) {
-                const parsed = rawConfigSchema.safeParse({ target: "docker", engines: { [engine.name]: { [key]: "not-a-valid-value-!" } }, apps: {} });
-                assert.ok(!parsed.success && parsed.error.issues.some((i) => i.path.join(".") === `engines.${engine.name}.${key}`), `engines.${engine.name}.${key} is validated`);
+                assert.ok(issuesAt({ target: "docker", engines: { [e]: { [key]: bad } }, apps: {} }, `engines.${e}.${key}`).length > 0, `engines.${e}.${key} is validated`);
             }
+            for (const key of Object.keys(engine.appKeys)) {
+                assert.ok(issuesAt({ target: "docker", engines: { [e]: {} }, apps: { a: { [e]: { [key]: bad } } } }, `apps.a.${e}.${key}`).length > 0, `apps.a.${e}.${key} is validated`);
+            }
+            assert.ok(issuesAt({ target: "docker", engines: { [e]: { nosuchkey: 1 } }, apps: {} }, `engines.${e}.nosuchkey`).length > 0, `engines.${e}: unknown keys refused`);
+            assert.ok(issuesAt({ target: "docker", engines: { [e]: {} }, apps: { a: { [e]: { nosuchkey: 1 } } } }, `apps.a.${e}.nosuchkey`).length > 0, `apps.a.${e}: unknown keys refused`);
         }
     });
 
