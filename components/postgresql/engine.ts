@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { connections, memory, seconds } from "../config-keys";
 import { connectionBudgetProblem } from "../connection-budget";
+import type { BackupCommands } from "../backup";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { PostgresqlCredentials } from "./postgresql";
 import {
@@ -51,6 +52,22 @@ export interface PostgresqlTenantOptions {
     statementTimeoutSeconds: number;
     idleInTransactionTimeoutSeconds: number;
 }
+
+/**
+ * Backup of one app's database with the server's own tools, connecting as the admin (PGHOST,
+ * PGPORT, PGUSER, PGPASSWORD). The dump is custom format without owners; a restore recreates the
+ * objects as the app's role, so the app owns them as before.
+ */
+export const POSTGRESQL_BACKUP: BackupCommands = {
+    extension: "pgdump",
+    dump: 'pg_dump --format=custom --no-owner --no-privileges --dbname="$APP" --file="$OUT"',
+    // Relations, sequences, functions and types of the app's own, in any schema but the system ones.
+    isEmpty:
+        'test "$(psql -X -q -tA --dbname="$APP" -c "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN (\'pg_catalog\', \'information_schema\') AND n.nspname !~ \'^pg_(toast|temp)\') + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN (\'pg_catalog\', \'information_schema\'))")" = 0',
+    // Everything the app's role owns in its database; the database and its grants stay.
+    clear: 'psql -X -q -v ON_ERROR_STOP=1 --dbname="$APP" -c "DROP OWNED BY \\"$APP\\" CASCADE"',
+    restore: 'pg_restore --exit-on-error --no-owner --no-privileges --role="$APP" --dbname="$APP" "$IN"',
+};
 
 const ENV_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"] as const;
 
@@ -103,6 +120,7 @@ export const postgresqlEngine: EngineDescriptor<"postgresql", EngineRaw, AppRaw,
         const tenants = server.tenants.map((t) => ({ app: t.app, connectionLimit: t.options.connectionLimit }));
         return { settings: describePostgresqlSettings(settings), connections: postgresqlConnectionBudget(settings, tenants) };
     },
+    backup: POSTGRESQL_BACKUP,
     envKeys: ENV_KEYS,
     environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({
         DATABASE_URL: c.url,
@@ -117,4 +135,5 @@ export const postgresqlEngine: EngineDescriptor<"postgresql", EngineRaw, AppRaw,
         return new (load().PostgresqlServer)(plan.name, args, { parent: context.parent });
     },
 };
+
 

@@ -1,0 +1,77 @@
+// Per-tenant backups as shell scripts, the same text for a Kubernetes Job and for a command run
+// in a Docker container. The frame is the same for every engine: write the dump to a partial file,
+// rename it when the dump succeeded, then keep the newest `KEEP` of this app and engine; a failed
+// dump exits non-zero and deletes nothing. An engine supplies only its dump, its emptiness check
+// and its restore. Pure: no Pulumi.
+//
+// The scripts read: APP, ENGINE, BACKUP_DIR, and KEEP (backup) or FROM and REPLACE (restore),
+// plus whatever the engine's own commands read (its admin address and password).
+
+/** What an engine does in the frame. Each is sh, run with `set -eu`. */
+export interface BackupCommands {
+    /** File name extension of a dump, e.g. `pgdump`. */
+    extension: string;
+    /** Writes the app's data, and nothing else, to the file "$OUT". */
+    dump: string;
+    /** Exits 0 when the app's database holds no data of its own. */
+    isEmpty: string;
+    /** Empties the app's database before a restore with REPLACE=true. */
+    clear: string;
+    /** Loads the file "$IN" into the app's database. */
+    restore: string;
+}
+
+/** A backup's name: `<app>-<engine>-<UTC time>.<extension>`; the pattern a script matches them with. */
+export const BACKUP_NAME_PATTERN = '^${APP}-${ENGINE}-[0-9]{8}T[0-9]{6}Z\\.${EXT}$';
+
+function frame(commands: BackupCommands, body: string): string {
+    return [
+        "set -eu",
+        `EXT='${commands.extension}'`,
+        // App names are [a-z0-9_] and never contain '-': one app's pattern never matches another's backups.
+        `is_backup() { printf '%s\\n' "$1" | grep -Eq "${BACKUP_NAME_PATTERN}"; }`,
+        `backups() { ls -1 "$BACKUP_DIR" | grep -E "${BACKUP_NAME_PATTERN}" | sort -r; }`,
+        body,
+    ].join("\n");
+}
+
+/** Dumps the app's data to a new backup, then keeps the newest KEEP; prints `backup <name>`. */
+export function backupScript(commands: BackupCommands): string {
+    return frame(
+        commands,
+        [
+            'name="${APP}-${ENGINE}-$(date -u +%Y%m%dT%H%M%SZ).${EXT}"',
+            'OUT="$BACKUP_DIR/.${name}.partial"',
+            'trap \'rm -f "$OUT"\' EXIT',
+            commands.dump,
+            'mv "$OUT" "$BACKUP_DIR/$name"',
+            "trap - EXIT",
+            'backups | tail -n +$((KEEP + 1)) | while read -r old; do rm -f "$BACKUP_DIR/$old"; done',
+            'echo "backup $name"',
+        ].join("\n"),
+    );
+}
+
+/**
+ * Restores FROM (a backup name of this app and engine, or `latest`) into the app's database.
+ * Refuses a database that holds data unless REPLACE=true, which empties it first.
+ */
+export function restoreScript(commands: BackupCommands): string {
+    return frame(
+        commands,
+        [
+            'if [ "$FROM" = latest ]; then from=$(backups | head -n 1); else from=$FROM; fi',
+            'if [ -z "$from" ]; then echo "restore: no backup of $APP ($ENGINE) in $BACKUP_DIR" >&2; exit 1; fi',
+            'if ! is_backup "$from"; then echo "restore: $from is not a backup of $APP ($ENGINE)" >&2; exit 1; fi',
+            'IN="$BACKUP_DIR/$from"',
+            'if [ ! -f "$IN" ]; then echo "restore: no backup $from in $BACKUP_DIR" >&2; exit 1; fi',
+            'if [ "${REPLACE:-false}" = true ]; then',
+            commands.clear,
+            "elif ! { " + commands.isEmpty + "; }; then",
+            '  echo "restore: the $ENGINE database of $APP holds data; set replace: true to replace it with $from" >&2; exit 1',
+            "fi",
+            commands.restore,
+            'echo "restored $from"',
+        ].join("\n"),
+    );
+}
