@@ -9,6 +9,8 @@
 
 /** What an engine does in the frame. Each is sh, run with `set -eu`. */
 export interface BackupCommands {
+    /** Runs first (e.g. writes a client option file; add temporary files to "$cleanup"). */
+    prelude?: string;
     /** File name extension of a dump, e.g. `pgdump`. */
     extension: string;
     /** Writes the app's data, and nothing else, to the file "$OUT". */
@@ -27,10 +29,15 @@ export const BACKUP_NAME_PATTERN = '^${APP}-${ENGINE}-[0-9]{8}T[0-9]{6}Z\\.${EXT
 function frame(commands: BackupCommands, body: string): string {
     return [
         "set -eu",
+        "umask 077",
+        // Temporary files, removed however the script ends.
+        'cleanup=""',
+        "trap 'rm -f $cleanup' EXIT",
         `EXT='${commands.extension}'`,
         // App names are [a-z0-9_] and never contain '-': one app's pattern never matches another's backups.
         `is_backup() { printf '%s\\n' "$1" | grep -Eq "${BACKUP_NAME_PATTERN}"; }`,
         `backups() { ls -1 "$BACKUP_DIR" | grep -E "${BACKUP_NAME_PATTERN}" | sort -r; }`,
+        ...(commands.prelude ? [commands.prelude] : []),
         body,
     ].join("\n");
 }
@@ -42,10 +49,9 @@ export function backupScript(commands: BackupCommands): string {
         [
             'name="${APP}-${ENGINE}-$(date -u +%Y%m%dT%H%M%SZ).${EXT}"',
             'OUT="$BACKUP_DIR/.${name}.partial"',
-            'trap \'rm -f "$OUT"\' EXIT',
+            'cleanup="$cleanup $OUT"',
             commands.dump,
             'mv "$OUT" "$BACKUP_DIR/$name"',
-            "trap - EXIT",
             'backups | tail -n +$((KEEP + 1)) | while read -r old; do rm -f "$BACKUP_DIR/$old"; done',
             'echo "backup $name"',
         ].join("\n"),

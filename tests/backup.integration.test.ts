@@ -1,159 +1,237 @@
-// Per-tenant backup and restore on a real PostgreSQL (Debian package), running exactly the scripts
-// the program renders (components/backup.ts with the PostgreSQL descriptor's commands), as a
-// Job would: sh -c <script>, the admin's PG* variables, APP, ENGINE, BACKUP_DIR, KEEP/FROM/REPLACE.
+// Per-tenant backup and restore on real servers, running exactly the scripts the program renders
+// (components/backup.ts with each engine descriptor's commands), as a Job would: sh -c <script>
+// with the admin's connection variables, APP, ENGINE, BACKUP_DIR, and KEEP or FROM and REPLACE.
+// PostgreSQL from its Debian package; MariaDB stands in for MySQL (its mysqldump and mysql
+// clients carry the same names and options used here).
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as mysql from "mysql2/promise";
 import * as path from "path";
 import { Client } from "pg";
-import { backupScript, restoreScript } from "../components/backup";
+import { BackupCommands, backupScript, restoreScript } from "../components/backup";
+import { grantDatabasePattern } from "../components/mysql/mysql";
+import { MYSQL_BACKUP } from "../components/mysql/engine";
 import { POSTGRESQL_BACKUP } from "../components/postgresql/engine";
 import { postgresqlRoleStatements } from "../components/postgresql/postgresql-settings";
-import { RunningPostgres, initPostgres, startPostgres } from "./helpers/postgres";
-import { freePort, tempDir } from "./helpers/servers";
+import { initPostgres, startPostgres } from "./helpers/postgres";
+import { freePort, startMariadb, tempDir } from "./helpers/servers";
 
-const ADMIN_PASSWORD = "admin-pw-0123456789";
+const APPS = ["app_a", "app_b"];
 const PASSWORDS: Record<string, string> = { app_a: "pw-a-0123456789", app_b: "pw-b-0123456789" };
-const LIMITS = { connectionLimit: 5, statementTimeoutSeconds: 60, idleInTransactionTimeoutSeconds: 60 };
 
-describe("PostgreSQL per-tenant backup and restore on a real server (the rendered scripts)", function () {
-    this.timeout(60000);
-    let tmp: { dir: string; remove(): void };
-    let server: RunningPostgres;
-    let port: number;
-    let backupDir: string;
+/** One engine's real server, with its tenants set up as the program sets them up. */
+interface Harness {
+    engine: string;
+    commands: BackupCommands;
+    /** Starts the server and creates the tenants; returns the admin's variables for the scripts and PATH. */
+    start(dir: string): Promise<{ env: Record<string, string>; path: string; stop(): Promise<void> }>;
+    /** SQL as a tenant, in its own database. */
+    query(app: string, sql: string): Promise<Record<string, unknown>[]>;
+    /** The tenant `intruder` connecting to `victim`'s database: must be refused. */
+    intrude(intruder: string, victim: string): Promise<void>;
+    /** What a dump file holds, as text. */
+    dumpText(file: string, binPath: string): string;
+    /** The owner of the app's table `notes`, or its definer: the app keeps using what it owned. */
+    notesOwner(app: string): Promise<string>;
+}
 
-    const as = async <T>(app: string, fn: (c: Client) => Promise<T>): Promise<T> => {
-        const c = new Client({ host: "127.0.0.1", port, user: app === "postgres" ? "postgres" : app, password: app === "postgres" ? ADMIN_PASSWORD : PASSWORDS[app], database: app });
+function postgresqlHarness(): Harness {
+    const admin = "admin-pw-0123456789";
+    let port = 0;
+    const connect = async (user: string, password: string, database: string) => {
+        const c = new Client({ host: "127.0.0.1", port, user, password, database });
         await c.connect();
-        try {
-            return await fn(c);
-        } finally {
-            await c.end();
-        }
+        return c;
     };
-    const rows = (app: string) => as(app, async (c) => (await c.query("SELECT id, note FROM notes ORDER BY id")).rows.map((r) => `${r.id}:${r.note}`));
-
-    /** Runs a rendered script the way a Job's container would. */
-    const run = (script: string, env: Record<string, string>) => {
-        const result = spawnSync("sh", ["-c", script], {
-            encoding: "utf8",
-            env: {
-                PATH: `${server.binDir}:${process.env.PATH}`,
-                PGHOST: "127.0.0.1",
-                PGPORT: String(port),
-                PGUSER: "postgres",
-                PGPASSWORD: ADMIN_PASSWORD,
-                ENGINE: "postgresql",
-                BACKUP_DIR: backupDir,
-                ...env,
-            },
-        });
-        return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    return {
+        engine: "postgresql",
+        commands: POSTGRESQL_BACKUP,
+        async start(dir) {
+            port = await freePort();
+            await initPostgres({ dir, adminPassword: admin });
+            const server = await startPostgres({ port, dir, adminPassword: admin, args: [] });
+            const root = await connect("postgres", admin, "postgres");
+            for (const app of APPS) {
+                for (const sql of postgresqlRoleStatements(app, PASSWORDS[app], { connectionLimit: 5, statementTimeoutSeconds: 60, idleInTransactionTimeoutSeconds: 60 })) await root.query(sql);
+            }
+            await root.end();
+            return { env: { PGHOST: "127.0.0.1", PGPORT: String(port), PGUSER: "postgres", PGPASSWORD: admin }, path: server.binDir, stop: () => server.stop() };
+        },
+        async query(app, sql) {
+            const c = await connect(app, PASSWORDS[app], app);
+            try {
+                return (await c.query(sql)).rows;
+            } finally {
+                await c.end();
+            }
+        },
+        async intrude(intruder, victim) {
+            const c = new Client({ host: "127.0.0.1", port, user: intruder, password: PASSWORDS[intruder], database: victim });
+            await assert.rejects(c.connect(), new RegExp(`permission denied for database "${victim}"`));
+            await c.end().catch(() => undefined);
+        },
+        dumpText(file, binPath) {
+            const sql = spawnSync(path.join(binPath, "pg_restore"), ["-f", "-", file], { encoding: "utf8" });
+            assert.strictEqual(sql.status, 0, sql.stderr);
+            return sql.stdout;
+        },
+        async notesOwner(app) {
+            return String((await this.query(app, "SELECT tableowner FROM pg_tables WHERE tablename = 'notes'"))[0].tableowner);
+        },
     };
-    const backup = (app: string, keep = 28) => run(backupScript(POSTGRESQL_BACKUP), { APP: app, KEEP: String(keep) });
-    const restore = (app: string, from: string, replace?: boolean) => run(restoreScript(POSTGRESQL_BACKUP), { APP: app, FROM: from, ...(replace ? { REPLACE: "true" } : {}) });
-    const files = () => fs.readdirSync(backupDir).sort();
+}
 
-    before(async () => {
-        tmp = tempDir("backup-postgresql");
-        backupDir = path.join(tmp.dir, "backups");
-        fs.mkdirSync(backupDir);
-        port = await freePort();
-        await initPostgres({ dir: tmp.dir, adminPassword: ADMIN_PASSWORD });
-        server = await startPostgres({ port, dir: tmp.dir, adminPassword: ADMIN_PASSWORD, args: [] });
-        await as("postgres", async (c) => {
-            for (const app of Object.keys(PASSWORDS)) for (const sql of postgresqlRoleStatements(app, PASSWORDS[app], LIMITS)) await c.query(sql);
-        });
-        for (const app of Object.keys(PASSWORDS)) {
-            await as(app, async (c) => {
-                await c.query("CREATE TABLE notes (id int PRIMARY KEY, note text)");
-                await c.query("INSERT INTO notes VALUES (1, $1), (2, $2)", [`${app} first`, `${app} secret`]);
+function mysqlHarness(): Harness {
+    let port = 0;
+    const connect = (user: string, password: string, database?: string) => mysql.createConnection({ host: "127.0.0.1", port, user, password, database, multipleStatements: true });
+    return {
+        engine: "mysql",
+        commands: MYSQL_BACKUP,
+        async start(dir) {
+            port = await freePort();
+            const server = await startMariadb({ port, dir });
+            const root = await connect("root", "");
+            // What MysqlTenant registers: the database, the account, ALL on exactly that database.
+            for (const app of APPS) {
+                await root.query(`CREATE DATABASE \`${app}\``);
+                await root.query(`CREATE USER '${app}'@'%' IDENTIFIED BY '${PASSWORDS[app]}'`);
+                await root.query(`GRANT ALL PRIVILEGES ON \`${grantDatabasePattern(app)}\`.* TO '${app}'@'%'`);
+            }
+            await root.end();
+            return { env: { MYSQL_HOST: "127.0.0.1", MYSQL_PORT: String(port), MYSQL_PASSWORD: "" }, path: "", stop: () => server.stop() };
+        },
+        async query(app, sql) {
+            const c = await connect(app, PASSWORDS[app], app);
+            try {
+                const [rows] = await c.query(sql);
+                return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
+            } finally {
+                await c.end();
+            }
+        },
+        async intrude(intruder, victim) {
+            await assert.rejects(connect(intruder, PASSWORDS[intruder], victim), /Access denied for user/);
+        },
+        dumpText: (file) => fs.readFileSync(file, "utf8"),
+        async notesOwner(app) {
+            // MySQL tables have no owner: the app's grant on its database is what must survive.
+            await this.query(app, "SELECT 1 FROM notes LIMIT 1");
+            return app;
+        },
+    };
+}
+
+for (const harness of [postgresqlHarness(), mysqlHarness()]) {
+    const { engine, commands } = harness;
+    describe(`${engine}: per-tenant backup and restore on a real server (the rendered scripts)`, function () {
+        this.timeout(60000);
+        let tmp: { dir: string; remove(): void };
+        let server: { env: Record<string, string>; path: string; stop(): Promise<void> };
+        let backupDir: string;
+        let first: string;
+
+        const rows = async (app: string) => (await harness.query(app, "SELECT id, note FROM notes ORDER BY id")).map((r) => `${r.id}:${r.note}`);
+        const run = (script: string, env: Record<string, string>) => {
+            const result = spawnSync("sh", ["-c", script], {
+                encoding: "utf8",
+                env: { PATH: [server.path, process.env.PATH].filter(Boolean).join(":"), ...server.env, ENGINE: engine, BACKUP_DIR: backupDir, ...env },
             });
-        }
-    });
+            return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+        };
+        const backup = (app: string, keep = 28, env: Record<string, string> = {}) => run(backupScript(commands), { APP: app, KEEP: String(keep), ...env });
+        const restore = (app: string, from: string, replace?: boolean) => run(restoreScript(commands), { APP: app, FROM: from, ...(replace ? { REPLACE: "true" } : {}) });
+        const files = () => fs.readdirSync(backupDir).sort();
+        const nameIn = (stdout: string) => /^backup (\S+)$/m.exec(stdout)![1];
+        const escaped = (s: string) => s.replace(/[.()]/g, (c) => `\\${c}`);
 
-    after(async () => {
-        await server?.stop();
-        tmp?.remove();
-    });
-
-    let first: string;
-
-    it("dumps only the app's own database to <app>-postgresql-<time>.pgdump", () => {
-        const result = backup("app_a");
-        assert.strictEqual(result.status, 0, result.stderr);
-        first = /^backup (\S+)$/m.exec(result.stdout)![1];
-        assert.match(first, /^app_a-postgresql-\d{8}T\d{6}Z\.pgdump$/);
-        assert.deepStrictEqual(files(), [first], "no partial file left");
-        // What the dump holds, as SQL: app_a's table and rows, nothing of app_b.
-        const sql = spawnSync(path.join(server.binDir, "pg_restore"), ["-f", "-", path.join(backupDir, first)], { encoding: "utf8" });
-        assert.strictEqual(sql.status, 0, sql.stderr);
-        assert.match(sql.stdout, /app_a secret/);
-        assert.doesNotMatch(sql.stdout, /app_b/);
-    });
-
-    it("refuses to restore into a database that holds data, unless replace", async () => {
-        await as("app_a", (c) => c.query("DELETE FROM notes WHERE id = 2; INSERT INTO notes VALUES (3, 'written after the backup')"));
-        const refused = restore("app_a", first);
-        assert.strictEqual(refused.status, 1);
-        assert.match(refused.stderr, /restore: the postgresql database of app_a holds data; set replace: true/);
-        assert.deepStrictEqual(await rows("app_a"), ["1:app_a first", "3:written after the backup"], "nothing was changed");
-    });
-
-    it("replaces the data with the backup's, and the app owns and uses its tables as before", async () => {
-        const result = restore("app_a", first, true);
-        assert.strictEqual(result.status, 0, result.stderr);
-        assert.deepStrictEqual(await rows("app_a"), ["1:app_a first", "2:app_a secret"]);
-        await as("app_a", async (c) => {
-            await c.query("INSERT INTO notes VALUES (4, 'after the restore')");
-            assert.strictEqual((await c.query("SELECT tableowner FROM pg_tables WHERE tablename = 'notes'")).rows[0].tableowner, "app_a");
+        before(async () => {
+            tmp = tempDir(`backup-${engine}`);
+            backupDir = path.join(tmp.dir, "backups");
+            fs.mkdirSync(backupDir);
+            server = await harness.start(tmp.dir);
+            for (const app of APPS) {
+                await harness.query(app, "CREATE TABLE notes (id int PRIMARY KEY, note text)");
+                await harness.query(app, `INSERT INTO notes VALUES (1, '${app} first'), (2, '${app} secret')`);
+            }
         });
-        assert.deepStrictEqual(await rows("app_b"), ["1:app_b first", "2:app_b secret"], "the other tenant is untouched");
-        // Still closed to the other tenant: the restore changed no grant on the database.
-        const intruder = new Client({ host: "127.0.0.1", port, user: "app_b", password: PASSWORDS.app_b, database: "app_a" });
-        await assert.rejects(intruder.connect(), /permission denied for database "app_a"/);
-        await intruder.end().catch(() => undefined);
-    });
 
-    it("restores `latest` into an emptied database without replace", async () => {
-        await as("app_a", (c) => c.query("DROP TABLE notes"));
-        const result = restore("app_a", "latest");
-        assert.strictEqual(result.status, 0, result.stderr);
-        assert.match(result.stdout, new RegExp(`restored ${first.replace(/\./g, "\\.")}`));
-        assert.deepStrictEqual(await rows("app_a"), ["1:app_a first", "2:app_a secret"]);
-    });
+        after(async () => {
+            await server?.stop();
+            tmp?.remove();
+        });
 
-    it("never restores another app's backup into an app", async () => {
-        const other = backup("app_b");
-        assert.strictEqual(other.status, 0, other.stderr);
-        const name = /^backup (\S+)$/m.exec(other.stdout)![1];
-        const result = restore("app_a", name, true);
-        assert.strictEqual(result.status, 1);
-        assert.match(result.stderr, new RegExp(`restore: ${name.replace(/\./g, "\\.")} is not a backup of app_a \\(postgresql\\)`));
-        assert.deepStrictEqual(await rows("app_a"), ["1:app_a first", "2:app_a secret"]);
-        fs.rmSync(path.join(backupDir, name));
-    });
+        it(`dumps only the app's own data to <app>-${engine}-<time>.${commands.extension}`, () => {
+            const result = backup("app_a");
+            assert.strictEqual(result.status, 0, result.stderr);
+            first = nameIn(result.stdout);
+            assert.match(first, new RegExp(`^app_a-${engine}-\\d{8}T\\d{6}Z\\.${commands.extension}$`));
+            assert.deepStrictEqual(files(), [first], "no partial or temporary file left");
+            const text = harness.dumpText(path.join(backupDir, first), server.path);
+            assert.match(text, /app_a secret/);
+            assert.doesNotMatch(text, /app_b/);
+        });
 
-    it("keeps exactly KEEP of the app's backups, and none of another app's is touched", () => {
-        const older = ["app_a-postgresql-20200101T000000Z.pgdump", "app_a-postgresql-20210101T000000Z.pgdump", "app_a-postgresql-20220101T000000Z.pgdump"];
-        const others = ["app_a_x-postgresql-20200101T000000Z.pgdump", "app_b-postgresql-20200101T000000Z.pgdump", "app_a-mysql-20200101T000000Z.sql.gz"];
-        for (const f of [...older, ...others]) fs.writeFileSync(path.join(backupDir, f), "old");
-        const result = backup("app_a", 2);
-        assert.strictEqual(result.status, 0, result.stderr);
-        const newest = /^backup (\S+)$/m.exec(result.stdout)![1];
-        const mine = files().filter((f) => f.startsWith("app_a-postgresql-"));
-        // The two newest names (the first backup and this one are newer than the old ones).
-        assert.deepStrictEqual(mine, [...new Set([...older, first, newest])].sort().slice(-2));
-        assert.ok(mine.includes(newest), "the new backup is kept");
-        for (const f of others) assert.ok(fs.existsSync(path.join(backupDir, f)), `${f} is not app_a's postgresql backup: kept`);
-    });
+        it("refuses to restore into a database that holds data, unless replace", async () => {
+            await harness.query("app_a", "DELETE FROM notes WHERE id = 2");
+            await harness.query("app_a", "INSERT INTO notes VALUES (3, 'written after the backup')");
+            const refused = restore("app_a", first);
+            assert.strictEqual(refused.status, 1);
+            assert.match(refused.stderr, new RegExp(`restore: the ${engine} database of app_a holds data; set replace: true`));
+            assert.deepStrictEqual(await rows("app_a"), ["1:app_a first", "3:written after the backup"], "nothing was changed");
+        });
 
-    it("deletes nothing when the dump fails", () => {
-        const before = files();
-        const result = run(backupScript(POSTGRESQL_BACKUP), { APP: "app_a", KEEP: "1", PGPASSWORD: "wrong" });
-        assert.notStrictEqual(result.status, 0);
-        assert.match(result.stderr, /password authentication failed/);
-        assert.deepStrictEqual(files(), before, "no backup deleted and no partial file left");
+        it("replaces the data with the backup's; the app uses its tables as before, the other tenant is untouched and still locked out", async () => {
+            const result = restore("app_a", first, true);
+            assert.strictEqual(result.status, 0, result.stderr);
+            assert.deepStrictEqual(await rows("app_a"), ["1:app_a first", "2:app_a secret"]);
+            await harness.query("app_a", "INSERT INTO notes VALUES (4, 'after the restore')");
+            assert.strictEqual(await harness.notesOwner("app_a"), "app_a");
+            assert.deepStrictEqual(await rows("app_b"), ["1:app_b first", "2:app_b secret"]);
+            await harness.intrude("app_b", "app_a");
+        });
+
+        it("restores `latest` into an emptied database without replace", async () => {
+            await harness.query("app_a", "DROP TABLE notes");
+            const result = restore("app_a", "latest");
+            assert.strictEqual(result.status, 0, result.stderr);
+            assert.match(result.stdout, new RegExp(`restored ${escaped(first)}`));
+            assert.deepStrictEqual(await rows("app_a"), ["1:app_a first", "2:app_a secret"]);
+        });
+
+        it("never restores another app's backup into an app", async () => {
+            const other = backup("app_b");
+            assert.strictEqual(other.status, 0, other.stderr);
+            const name = nameIn(other.stdout);
+            const result = restore("app_a", name, true);
+            assert.strictEqual(result.status, 1);
+            assert.match(result.stderr, new RegExp(`restore: ${escaped(name)} is not a backup of app_a \\(${engine}\\)`));
+            assert.deepStrictEqual(await rows("app_a"), ["1:app_a first", "2:app_a secret"]);
+            fs.rmSync(path.join(backupDir, name));
+        });
+
+        it("keeps exactly KEEP of the app's backups, and none of another app's or engine's is touched", () => {
+            const ext = commands.extension;
+            const older = ["20200101T000000Z", "20210101T000000Z", "20220101T000000Z"].map((t) => `app_a-${engine}-${t}.${ext}`);
+            const others = [`app_a_x-${engine}-20200101T000000Z.${ext}`, `app_b-${engine}-20200101T000000Z.${ext}`, `app_a-other-20200101T000000Z.${ext}`];
+            for (const f of [...older, ...others]) fs.writeFileSync(path.join(backupDir, f), "old");
+            const result = backup("app_a", 2);
+            assert.strictEqual(result.status, 0, result.stderr);
+            const newest = nameIn(result.stdout);
+            const mine = files().filter((f) => f.startsWith(`app_a-${engine}-`));
+            // The two newest names: the first backup and this one are newer than the old ones.
+            assert.deepStrictEqual(mine, [...new Set([...older, first, newest])].sort().slice(-2));
+            assert.ok(mine.includes(newest), "the new backup is kept");
+            for (const f of others) assert.ok(fs.existsSync(path.join(backupDir, f)), `${f} is not app_a's ${engine} backup: kept`);
+        });
+
+        it("deletes nothing when the dump fails", () => {
+            const before = files();
+            const wrong: Record<string, string> = engine === "postgresql" ? { PGPASSWORD: "wrong" } : { MYSQL_PASSWORD: "wrong" };
+            const result = backup("app_a", 1, wrong);
+            assert.notStrictEqual(result.status, 0);
+            assert.match(result.stderr, /password authentication failed|Access denied/);
+            assert.deepStrictEqual(files(), before, "no backup deleted and no partial file left");
+        });
     });
-});
+}

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { connections, memory } from "../config-keys";
 import { connectionBudgetProblem } from "../connection-budget";
+import type { BackupCommands } from "../backup";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { MysqlCredentials } from "./mysql";
 import { MYSQL_DEFAULT_MAX_USER_CONNECTIONS, MysqlTuning, describeMysqlSettings, mysqlConnectionBudget, mysqlServerSettings, mysqlTuningProblems } from "./mysql-settings";
@@ -26,6 +27,33 @@ export interface MysqlOptions {
 export interface MysqlTenantOptions {
     maxConnections: number;
 }
+
+/**
+ * Backup of one app's database with the server's own tools (MySQL's mysqldump and mysql; MariaDB
+ * ships them under the same names), connecting as root at MYSQL_HOST:MYSQL_PORT with
+ * MYSQL_PASSWORD, given through an option file so it is on no command line. The dump has no
+ * `CREATE DATABASE`, so it restores under any name.
+ */
+export const MYSQL_BACKUP: BackupCommands = {
+    extension: "sql",
+    prelude: [
+        'MYCNF=$(mktemp)',
+        'cleanup="$cleanup $MYCNF"',
+        `printf '[client]\\nuser=root\\npassword=%s\\nhost=%s\\nport=%s\\n' "$MYSQL_PASSWORD" "$MYSQL_HOST" "$MYSQL_PORT" > "$MYCNF"`,
+        'sql() { mysql --defaults-extra-file="$MYCNF" -N -B "$@"; }',
+    ].join("\n"),
+    dump: 'mysqldump --defaults-extra-file="$MYCNF" --single-transaction --routines --triggers --events --no-tablespaces --result-file="$OUT" "$APP"',
+    // Tables and views, routines and events: app names are [a-z0-9_], safe in a string literal.
+    isEmpty:
+        `test "$(sql -e "SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$APP') + ` +
+        `(SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '$APP') + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '$APP')")" = 0`,
+    // A new, empty database of the same character set; grants name the database and stay.
+    clear: [
+        `charset=$(sql -e "SELECT CONCAT('CHARACTER SET ', DEFAULT_CHARACTER_SET_NAME, ' COLLATE ', DEFAULT_COLLATION_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '$APP'")`,
+        'sql -e "DROP DATABASE \\`$APP\\`; CREATE DATABASE \\`$APP\\` $charset"',
+    ].join("\n"),
+    restore: 'sql "$APP" < "$IN"',
+};
 
 const ENV_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"] as const;
 
@@ -66,6 +94,7 @@ export const mysqlEngine: EngineDescriptor<"mysql", EngineRaw, AppRaw, MysqlOpti
         const tenants = server.tenants.map((t) => ({ app: t.app, maxConnections: t.options.maxConnections }));
         return { settings: describeMysqlSettings(settings), connections: mysqlConnectionBudget(settings, tenants) };
     },
+    backup: MYSQL_BACKUP,
     envKeys: ENV_KEYS,
     environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({
         MYSQL_URL: c.url,
