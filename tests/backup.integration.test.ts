@@ -2,10 +2,13 @@
 // (components/backup.ts with each engine descriptor's commands), as a Job would: sh -c <script>
 // with the admin's connection variables, APP, ENGINE, BACKUP_DIR, and KEEP or FROM and REPLACE.
 // PostgreSQL from its Debian package; MariaDB stands in for MySQL (its mysqldump and mysql
-// clients carry the same names and options used here).
+// clients carry the same names and options used here); redis-server started as the program
+// starts it, with the program's tenants.
 import * as assert from "assert";
+import * as crypto from "crypto";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import Redis from "ioredis";
 import * as mysql from "mysql2/promise";
 import * as path from "path";
 import { Client } from "pg";
@@ -14,6 +17,10 @@ import { grantDatabasePattern } from "../components/mysql/mysql";
 import { MYSQL_BACKUP } from "../components/mysql/engine";
 import { POSTGRESQL_BACKUP } from "../components/postgresql/engine";
 import { postgresqlRoleStatements } from "../components/postgresql/postgresql-settings";
+import { REDIS_BACKUP } from "../components/redis/engine";
+import { RedisServer } from "../components/redis/redis";
+import { ServerRuntime } from "../infra/runtime";
+import { ProgramRedis, createProgramTenants, startProgramRedis } from "./helpers/redis-server";
 import { initPostgres, startPostgres } from "./helpers/postgres";
 import { freePort, startMariadb, tempDir } from "./helpers/servers";
 
@@ -235,3 +242,141 @@ for (const harness of [postgresqlHarness(), mysqlHarness()]) {
         });
     });
 }
+
+describe("redis: per-tenant backup and restore on a real redis-server (the rendered scripts)", function () {
+    this.timeout(60000);
+    const DATABASES = 4;
+    let redis: ProgramRedis;
+    let urls: Record<string, string>;
+    let backupDir: string;
+    const clients: Redis[] = [];
+    const client = (url: string, db?: number) => {
+        const c = new Redis(db === undefined ? url : url.replace(/\/\d+$/, `/${db}`), { lazyConnect: false, maxRetriesPerRequest: 0 });
+        clients.push(c);
+        return c;
+    };
+    const run = (script: string, env: Record<string, string>) => {
+        const result = spawnSync("sh", ["-c", script], {
+            encoding: "utf8",
+            env: {
+                PATH: process.env.PATH,
+                REDIS_HOST: "127.0.0.1",
+                REDIS_PORT: String(redis.port),
+                REDISCLI_AUTH: redis.adminPassword,
+                REDIS_DATABASES: String(DATABASES),
+                ENGINE: "redis",
+                BACKUP_DIR: backupDir,
+                ...env,
+            },
+        });
+        return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    };
+    const backup = (app: string) => run(backupScript(REDIS_BACKUP), { APP: app, KEEP: "5" });
+    const restore = (app: string, from: string, replace?: boolean) => run(restoreScript(REDIS_BACKUP), { APP: app, FROM: from, ...(replace ? { REPLACE: "true" } : {}) });
+
+    /** An app's keys in every database, as the admin sees them: key -> DUMP payload and absolute expiry. */
+    async function snapshot(app: string): Promise<Record<string, string>> {
+        const out: Record<string, string> = {};
+        for (let db = 0; db < DATABASES; db++) {
+            const admin = client(redis.adminUrl(db));
+            for (const key of await admin.keysBuffer(`${app}:*`)) {
+                const dump = (await admin.callBuffer("DUMP", key)) as Buffer;
+                out[`${db}/${key.toString("hex")}`] = `${dump.toString("hex")} ${await admin.call("PEXPIRETIME", key)}`;
+            }
+        }
+        return out;
+    }
+
+    // Random, so the DUMP payload stays big (Redis compresses strings): restored through stdin, not argv.
+    const big = crypto.randomBytes(200000);
+
+    before(async () => {
+        const program = (runtime: ServerRuntime) => () =>
+            new RedisServer("redis", {
+                runtime,
+                version: "7.0",
+                storageGi: 1,
+                resources: { requests: { memory: "128Mi", cpu: "100m" }, limits: { memory: "256Mi", cpu: "250m" } },
+                databases: DATABASES,
+                tenants: [
+                    { app: "app_a", db: 1 },
+                    { app: "app_b", db: 2 },
+                ],
+            });
+        redis = await startProgramRedis(program, "backup-redis");
+        ({ urls } = await createProgramTenants(program, redis.port));
+        const tmp = path.join(path.dirname(redis.aclFile), "..", "backups");
+        fs.mkdirSync(tmp);
+        backupDir = tmp;
+        // app_a: every type, a TTL, binary key and value, a value too big for one batch, and keys in another database.
+        const a = client(urls.app_a);
+        await a.set("app_a:s", "string", "EX", 3600);
+        await a.hset("app_a:h", { f1: "v1", f2: "v2" });
+        await a.rpush("app_a:l", "x", "y", "z");
+        await a.sadd("app_a:set", "m1", "m2");
+        await a.zadd("app_a:z", 1, "one", 2, "two");
+        await a.xadd("app_a:stream", "*", "field", "value");
+        await a.set(Buffer.concat([Buffer.from("app_a:bin\n "), Buffer.from([0, 255, 10, 32])]), Buffer.from([0, 1, 2, 255, 10, 13, 32]));
+        await a.set("app_a:big", big);
+        await client(urls.app_a, 3).set("app_a:elsewhere", "in db 3");
+        const b = client(urls.app_b);
+        await b.set("app_b:secret", "app_b secret");
+        await b.hset("app_b:h", { f: "v" });
+    });
+
+    after(async () => {
+        for (const c of clients) c.disconnect();
+        await redis?.remove();
+    });
+
+    let first: string;
+    let original: Record<string, string>;
+
+    it("writes every key of the app, in every database, and nothing of another app's", async () => {
+        original = await snapshot("app_a");
+        assert.strictEqual(Object.keys(original).length, 9);
+        const result = backup("app_a");
+        assert.strictEqual(result.status, 0, result.stderr);
+        first = /^backup (\S+)$/m.exec(result.stdout)![1];
+        assert.match(first, /^app_a-redis-\d{8}T\d{6}Z\.redis$/);
+        const lines = fs.readFileSync(path.join(backupDir, first), "utf8").trim().split("\n");
+        assert.strictEqual(lines.length, 9);
+        assert.ok(lines.some((l) => l.split(" ")[3].length > 65536), "one payload takes the one-key-at-a-time path");
+        const keys = lines.map((l) => Buffer.from(l.split(" ")[1], "hex").toString("latin1"));
+        assert.ok(keys.every((k) => k.startsWith("app_a:")), keys.join(", "));
+        assert.ok(!fs.readFileSync(path.join(backupDir, first), "utf8").includes(Buffer.from("app_b").toString("hex")));
+    });
+
+    it("refuses to restore over the app's keys unless replace, then restores them exactly (types, binary, TTLs, other databases)", async () => {
+        const a = client(urls.app_a);
+        await a.del("app_a:h", "app_a:big");
+        await a.set("app_a:s", "changed");
+        await a.set("app_a:new", "written after the backup");
+        const refused = restore("app_a", first);
+        assert.strictEqual(refused.status, 1);
+        assert.match(refused.stderr, /restore: the redis database of app_a holds data; set replace: true/);
+        const result = restore("app_a", first, true);
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.deepStrictEqual(await snapshot("app_a"), original, "exactly the backed-up keys, values and expiry times");
+        assert.strictEqual(await client(urls.app_b).get("app_b:secret"), "app_b secret", "the other tenant is untouched");
+        assert.strictEqual((await client(urls.app_a).getBuffer("app_a:big"))!.equals(big), true, "the app reads its big value back");
+    });
+
+    it("restores into an emptied key space without replace", async () => {
+        const admin = client(redis.adminUrl(1));
+        await admin.del(...(await admin.keysBuffer("app_a:*")));
+        await client(redis.adminUrl(3)).del("app_a:elsewhere");
+        assert.deepStrictEqual(await snapshot("app_a"), {});
+        const result = restore("app_a", "latest");
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.deepStrictEqual(await snapshot("app_a"), original);
+    });
+
+    it("fails, keeping the older backups, when the server refuses the admin", () => {
+        const before = fs.readdirSync(backupDir).sort();
+        const result = run(backupScript(REDIS_BACKUP), { APP: "app_a", KEEP: "1", REDISCLI_AUTH: "wrong" });
+        assert.notStrictEqual(result.status, 0);
+        assert.match(result.stderr, /WRONGPASS|invalid username-password/);
+        assert.deepStrictEqual(fs.readdirSync(backupDir).sort(), before);
+    });
+});

@@ -2,6 +2,7 @@
 // and the rules config and components share. Pure: the components load on demand.
 import { z } from "zod";
 import { connections, memory, seconds } from "../config-keys";
+import type { BackupCommands } from "../backup";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { RedisCredentials } from "./redis";
 import { REDIS_EVICTION_POLICIES, RedisTuning, describeRedisSettings, redisServerSettings, redisTuningProblems } from "./redis-settings";
@@ -59,6 +60,47 @@ export interface RedisTenantOptions {
     db: number;
     scripting: boolean;
 }
+
+/**
+ * Backup of one app's keys (every key under `<app>:` in every logical database: ACLs cannot keep
+ * a tenant to its own number), never the whole server. As the admin with redis-cli at
+ * REDIS_HOST:REDIS_PORT (password in REDISCLI_AUTH), over REDIS_DATABASES databases. Short Lua
+ * scripts walk the key space 200 keys at a time, so no call blocks the server for long; keys and
+ * DUMP payloads are written hex-encoded, one `<db> <key> <expiry> <payload>` line per key, with
+ * the absolute expiry (PEXPIRETIME), restored with RESTORE ... ABSTTL REPLACE. redis-cli exits 0
+ * on error replies, so every reply is checked. Needs Redis 7.0 (PEXPIRETIME).
+ */
+const HEX = 'local function hex(s) return (string.gsub(s, ".", function(c) return string.format("%02x", string.byte(c)) end)) end';
+const UNHEX = 'local function unhex(h) return (string.gsub(h, "..", function(x) return string.char(tonumber(x, 16)) end)) end';
+export const REDIS_BACKUP: BackupCommands = {
+    extension: "redis",
+    prelude: [
+        'rc() { redis_db=$1; shift; redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user admin --no-auth-warning -n "$redis_db" "$@"; }',
+        // A cursor walk: runs $2 (a Lua script taking cursor and pattern, returning the next cursor first) in database $1, appending the other lines of its replies to $3.
+        'walk() { cursor=0; while :; do reply=$(rc "$1" EVAL "$2" 0 "$cursor" "${APP}:*"); cursor=$(printf "%s\\n" "$reply" | head -n 1)',
+        '  case "$cursor" in ""|*[!0-9]*) echo "redis: $reply" >&2; exit 1;; esac',
+        '  printf "%s\\n" "$reply" | tail -n +2 | sed "s/^/$1 /" >> "$3"; [ "$cursor" = 0 ] && break; done; }',
+        `DUMP_LUA='${HEX} local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) local out = {r[1]} for _, k in ipairs(r[2]) do local d = redis.call("DUMP", k) if d then out[#out + 1] = hex(k) .. " " .. redis.call("PEXPIRETIME", k) .. " " .. hex(d) end end return out'`,
+        `COUNT_LUA='local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) local out = {r[1]} for _, k in ipairs(r[2]) do out[#out + 1] = "k" end return out'`,
+        `CLEAR_LUA='local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) if #r[2] > 0 then redis.call("UNLINK", unpack(r[2])) end return {r[1]}'`,
+        `RESTORE_LUA='${UNHEX} local n = 0 for i = 1, #ARGV, 3 do local at = tonumber(ARGV[i + 1]) if at < 0 then at = 0 end redis.call("RESTORE", unhex(ARGV[i]), at, unhex(ARGV[i + 2]), "ABSTTL", "REPLACE") n = n + 1 end return n'`,
+        'databases=$(seq 0 $((REDIS_DATABASES - 1)))',
+        'SCRATCH=$(mktemp)',
+        'cleanup="$cleanup $SCRATCH"',
+    ].join("\n"),
+    dump: ': > "$OUT"; for db in $databases; do walk "$db" "$DUMP_LUA" "$OUT"; done',
+    isEmpty: ': > "$SCRATCH"; for db in $databases; do walk "$db" "$COUNT_LUA" "$SCRATCH"; done; test ! -s "$SCRATCH"',
+    clear: 'for db in $databases; do walk "$db" "$CLEAR_LUA" /dev/null; done',
+    // Payloads up to 64 KiB in batches of 100 keys; bigger ones one at a time through stdin (-x), not the command line.
+    restore: [
+        'check() { case "$1" in ""|*[!0-9]*) echo "redis: $1" >&2; exit 1;; esac; }',
+        'for db in $databases; do',
+        '  grep "^$db " "$IN" | awk \'length($4) <= 65536 { print $2; print $3; print $4 }\' | xargs -r -n 300 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user admin --no-auth-warning -n "$db" EVAL "$RESTORE_LUA" 0 > "$SCRATCH"',
+        '  while read -r n; do check "$n"; done < "$SCRATCH"',
+        '  grep "^$db " "$IN" | awk \'length($4) > 65536\' | while read -r _ key at payload; do check "$(printf %s "$payload" | rc "$db" -x EVAL "$RESTORE_LUA" 0 "$key" "$at")"; done',
+        "done",
+    ].join("\n"),
+};
 
 const ENV_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"] as const;
 
@@ -118,6 +160,7 @@ export const redisEngine: EngineDescriptor<"redis", EngineRaw, AppRaw, RedisOpti
     },
     figures: (server) => ({ settings: describeRedisSettings(redisServerSettings(server.settings.resources.limits.memory, server.settings.options.tuning)) }),
     describeTenant: (t) => `${t.app} (db ${t.options.db})`,
+    backup: REDIS_BACKUP,
     envKeys: ENV_KEYS,
     environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({ REDIS_URL: c.url, REDIS_KEY_PREFIX: c.keyPrefix, REDIS_DB: String(c.db) }),
     createServer(plan, context) {
