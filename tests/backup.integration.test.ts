@@ -372,6 +372,19 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
         assert.deepStrictEqual(await snapshot("app_a"), original);
     });
 
+    it("writes no key outside the app's prefix, whatever the backup file holds", async () => {
+        // app_a's backup, with one line changed to name app_b's key.
+        const lines = fs.readFileSync(path.join(backupDir, first), "utf8").trim().split("\n");
+        const [db, , at, payload] = lines[0].split(" ");
+        const forged = "app_a-redis-20990101T000000Z.redis";
+        fs.writeFileSync(path.join(backupDir, forged), [...lines, `${db} ${Buffer.from("app_b:secret").toString("hex")} ${at} ${payload}`].join("\n") + "\n");
+        const result = restore("app_a", forged, true);
+        assert.strictEqual(result.status, 1);
+        assert.match(result.stderr, /key outside app_a:/);
+        assert.strictEqual(await client(urls.app_b).get("app_b:secret"), "app_b secret");
+        fs.rmSync(path.join(backupDir, forged));
+    });
+
     it("fails, keeping the older backups, when the server refuses the admin", () => {
         const before = fs.readdirSync(backupDir).sort();
         const result = run(backupScript(REDIS_BACKUP), { APP: "app_a", KEEP: "1", REDISCLI_AUTH: "wrong" });

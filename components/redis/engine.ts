@@ -83,7 +83,8 @@ export const REDIS_BACKUP: BackupCommands = {
         `DUMP_LUA='${HEX} local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) local out = {r[1]} for _, k in ipairs(r[2]) do local d = redis.call("DUMP", k) if d then out[#out + 1] = hex(k) .. " " .. redis.call("PEXPIRETIME", k) .. " " .. hex(d) end end return out'`,
         `COUNT_LUA='local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) local out = {r[1]} for _, k in ipairs(r[2]) do out[#out + 1] = "k" end return out'`,
         `CLEAR_LUA='local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) if #r[2] > 0 then redis.call("UNLINK", unpack(r[2])) end return {r[1]}'`,
-        `RESTORE_LUA='${UNHEX} local n = 0 for i = 1, #ARGV, 3 do local at = tonumber(ARGV[i + 1]) if at < 0 then at = 0 end redis.call("RESTORE", unhex(ARGV[i]), at, unhex(ARGV[i + 2]), "ABSTTL", "REPLACE") n = n + 1 end return n'`,
+        // The first argument is the app's prefix: a restore writes no key outside it, whatever the file holds.
+        `RESTORE_LUA='${UNHEX} local p = ARGV[1] local n = 0 for i = 2, #ARGV, 3 do local k = unhex(ARGV[i]) if string.sub(k, 1, #p) ~= p then return redis.error_reply("key outside " .. p) end local at = tonumber(ARGV[i + 1]) if at < 0 then at = 0 end redis.call("RESTORE", k, at, unhex(ARGV[i + 2]), "ABSTTL", "REPLACE") n = n + 1 end return n'`,
         'databases=$(seq 0 $((REDIS_DATABASES - 1)))',
         'SCRATCH=$(mktemp)',
         'cleanup="$cleanup $SCRATCH"',
@@ -95,9 +96,9 @@ export const REDIS_BACKUP: BackupCommands = {
     restore: [
         'check() { case "$1" in ""|*[!0-9]*) echo "redis: $1" >&2; exit 1;; esac; }',
         'for db in $databases; do',
-        '  grep "^$db " "$IN" | awk \'length($4) <= 65536 { print $2; print $3; print $4 }\' | xargs -r -n 300 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user admin --no-auth-warning -n "$db" EVAL "$RESTORE_LUA" 0 > "$SCRATCH"',
+        '  grep "^$db " "$IN" | awk \'length($4) <= 65536 { print $2; print $3; print $4 }\' | xargs -r -n 300 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user admin --no-auth-warning -n "$db" EVAL "$RESTORE_LUA" 0 "${APP}:" > "$SCRATCH"',
         '  while read -r n; do check "$n"; done < "$SCRATCH"',
-        '  grep "^$db " "$IN" | awk \'length($4) > 65536\' | while read -r _ key at payload; do check "$(printf %s "$payload" | rc "$db" -x EVAL "$RESTORE_LUA" 0 "$key" "$at")"; done',
+        '  grep "^$db " "$IN" | awk \'length($4) > 65536\' | while read -r _ key at payload; do check "$(printf %s "$payload" | rc "$db" -x EVAL "$RESTORE_LUA" 0 "${APP}:" "$key" "$at")"; done',
         "done",
     ].join("\n"),
 };
