@@ -274,14 +274,34 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
     const backup = (app: string) => run(backupScript(REDIS_BACKUP), { APP: app, KEEP: "5" });
     const restore = (app: string, from: string, replace?: boolean) => run(restoreScript(REDIS_BACKUP), { APP: app, FROM: from, ...(replace ? { REPLACE: "true" } : {}) });
 
-    /** An app's keys in every database, as the admin sees them: key -> DUMP payload and absolute expiry. */
+    /**
+     * An app's keys in every database, as the admin reads them: key -> type, value and absolute
+     * expiry. By value, not DUMP bytes: a restored hash table may iterate in another order.
+     */
     async function snapshot(app: string): Promise<Record<string, string>> {
+        const hex = (v: unknown): unknown => (Buffer.isBuffer(v) ? v.toString("hex") : Array.isArray(v) ? v.map(hex) : v);
+        const valueOf = async (admin: Redis, key: Buffer, type: string): Promise<unknown> => {
+            switch (type) {
+                case "string":
+                    return hex(await admin.getBuffer(key));
+                case "hash":
+                    return (hex(await admin.hgetallBuffer(key).then((h) => Object.entries(h).map(([f, v]) => [Buffer.from(f), v]))) as string[][]).map((p) => p.join("=")).sort();
+                case "list":
+                    return hex(await admin.lrangeBuffer(key, 0, -1));
+                case "set":
+                    return (hex(await admin.smembersBuffer(key)) as string[]).sort();
+                case "zset":
+                    return hex(await admin.callBuffer("ZRANGE", key, "0", "-1", "WITHSCORES"));
+                default:
+                    return hex(await admin.callBuffer("XRANGE", key, "-", "+"));
+            }
+        };
         const out: Record<string, string> = {};
         for (let db = 0; db < DATABASES; db++) {
             const admin = client(redis.adminUrl(db));
             for (const key of await admin.keysBuffer(`${app}:*`)) {
-                const dump = (await admin.callBuffer("DUMP", key)) as Buffer;
-                out[`${db}/${key.toString("hex")}`] = `${dump.toString("hex")} ${await admin.call("PEXPIRETIME", key)}`;
+                const type = await admin.type(key);
+                out[`${db}/${key.toString("hex")}`] = JSON.stringify([type, await valueOf(admin, key, type), await admin.call("PEXPIRETIME", key)]);
             }
         }
         return out;
