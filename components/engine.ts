@@ -120,7 +120,7 @@ export interface EngineDescriptor<Name extends string = string, EngineRaw = any,
     resolveTenant(raw: AppRaw, use: { app: string; placement: Placement; settings: Options }, path: string): { options: TenantOptions; problems: string[] };
     /** Problems of a planned server with its tenants, as config messages; the server component applies the same rules. */
     serverProblems?(server: ServerPlan<Options, TenantOptions>): string[];
-    /** Derived settings and connection budget of a planned server. */
+    /** Derived settings and connection budget of a planned server; config refuses a budget that does not fit. */
     figures?(server: ServerPlan<Options, TenantOptions>): ServerFigures;
     /** How `npm run plan` lists a tenant: `lernmi (db 1)`. @default the app name */
     describeTenant?(tenant: TenantPlan<TenantOptions>): string;

@@ -7,7 +7,8 @@ import { Placement, RawConfig, RawEngine, RawResources, RawUse, Target, rawConfi
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
 import { dnsName } from "../infra/naming";
 import { objectNameClashes, sharedAdminEndpoints } from "../components/topology";
-import { ENGINES } from "../components/engines";
+import { ENGINES, engineNamed } from "../components/engines";
+import { connectionBudgetProblem } from "../components/connection-budget";
 import { EngineDescriptor, ServerSettings, appNameProblem, defaultImage } from "../components/engine";
 import type { Quantities, Resources } from "../infra/runtime";
 import { planTopology } from "./plan";
@@ -138,7 +139,14 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
 
     // Rules of whole servers, on the servers the planner will build.
     const { servers } = planTopology(config);
-    for (const server of servers) problems.push(...(ENGINES.find((e) => e.name === server.engine)!.serverProblems?.(server) ?? []));
+    for (const server of servers) {
+        const engine = engineNamed(server.engine);
+        problems.push(...(engine.serverProblems?.(server) ?? []));
+        // Every engine with a connection budget: the tenants' limits and the admin's must fit.
+        const budget = engine.figures?.(server).connections;
+        const overBudget = budget && connectionBudgetProblem(budget);
+        if (overBudget) problems.push(`engines.${engine.name}.maxConnections: server ${server.name}: ${overBudget}`);
+    }
     for (const e of sharedAdminEndpoints(servers)) {
         problems.push(
             `engines.${e.engine}.adminEndpoint.host: ${JSON.stringify(e.host)} would point ${e.servers} ${e.engine} servers at one address; ` +

@@ -9,7 +9,7 @@ import { RedisServer, RedisTenant } from "../components/redis/redis";
 import { DatabasePlatform } from "../components/platform";
 import { MongodbServer } from "../components/mongodb/mongodb";
 import { Neo4jServer } from "../components/neo4j/neo4j";
-import { QdrantServer, QdrantTenantSpec } from "../components/qdrant/qdrant";
+import { QdrantServer, QdrantTenant, QdrantTenantSpec } from "../components/qdrant/qdrant";
 import { mongodbServerSettings } from "../components/mongodb/mongodb-settings";
 import { mysqlServerSettings } from "../components/mysql/mysql-settings";
 import { postgresqlServerSettings } from "../components/postgresql/postgresql-settings";
@@ -190,6 +190,9 @@ describe("guardrails: app names in components used as a library", () => {
         await assert.rejects(runProgram(() => new RedisTenant("admin-redis", { app: "admin", db: 0, admin, host: "h", port: 1 })), /Redis tenant admin-redis: the app name "admin" is reserved by redis/);
         const server = { host: "h", port: 1, provider: undefined as never };
         await assert.rejects(runProgram(() => new PostgresqlTenant("postgres-postgresql", { server, app: "postgres" })), /PostgreSQL tenant postgres-postgresql: the app name "postgres" is reserved/);
+        // A token without collections would have no `access` claim: a global one.
+        const qdrantAdmin = { url: "http://h:1", apiKey: "k", ready: undefined as never };
+        await assert.rejects(runProgram(() => new QdrantTenant("a-qdrant", { app: "a", collections: {}, admin: qdrantAdmin, host: "h", port: 1 })), /Qdrant tenant a-qdrant: a\.collections: at least one collection/);
     });
 
     it("register nothing before refusing", async () => {

@@ -2,7 +2,6 @@
 // and the rules config and components share. Pure: the components load on demand.
 import { z } from "zod";
 import { connections, memory } from "../config-keys";
-import { connectionBudgetProblem } from "../connection-budget";
 import type { BackupCommands } from "../backup";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { MysqlCredentials } from "./mysql";
@@ -85,10 +84,6 @@ export const mysqlEngine: EngineDescriptor<"mysql", EngineRaw, AppRaw, MysqlOpti
     nameProblem: (app) =>
         app.length > MYSQL_MAX_USER_NAME_LENGTH ? `the app name has ${app.length} characters; MySQL user names allow at most ${MYSQL_MAX_USER_NAME_LENGTH}` : undefined,
     resolveTenant: (raw) => ({ options: { maxConnections: raw.maxConnections ?? MYSQL_DEFAULT_MAX_USER_CONNECTIONS }, problems: [] }),
-    serverProblems(server) {
-        const budget = connectionBudgetProblem(this.figures!(server).connections!);
-        return budget === undefined ? [] : [`engines.mysql.maxConnections: server ${server.name}: ${budget}`];
-    },
     figures(server) {
         const settings = mysqlServerSettings(server.settings.resources.limits.memory, server.settings.options.tuning);
         const tenants = server.tenants.map((t) => ({ app: t.app, maxConnections: t.options.maxConnections }));

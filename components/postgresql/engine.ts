@@ -2,7 +2,6 @@
 // receives, and the rules config and components share. Pure: the components load on demand.
 import { z } from "zod";
 import { connections, memory, seconds } from "../config-keys";
-import { connectionBudgetProblem } from "../connection-budget";
 import type { BackupCommands } from "../backup";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { PostgresqlCredentials } from "./postgresql";
@@ -109,10 +108,6 @@ export const postgresqlEngine: EngineDescriptor<"postgresql", EngineRaw, AppRaw,
             },
             problems: [],
         };
-    },
-    serverProblems(server) {
-        const budget = connectionBudgetProblem(this.figures!(server).connections!);
-        return budget === undefined ? [] : [`engines.postgresql.maxConnections: server ${server.name}: ${budget}`];
     },
     figures(server) {
         const s = server.settings;

@@ -79,8 +79,8 @@ export class QdrantTenant extends pulumi.ComponentResource implements Tenant {
         super("tenant-databases:qdrant:QdrantTenant", name, {}, opts);
         checkTenantArgs(qdrantEngine, name, args);
         this.app = args.app;
+        // At least one: checkTenantArgs applies the config schema's rule (a token needs `access`).
         const names = Object.keys(args.collections).sort();
-        if (names.length === 0) throw new Error(`QdrantTenant ${name}: ${args.app} has no collections; its token would have no \`access\``);
         const collections = names.map(
             (n) =>
                 new QdrantCollection(
