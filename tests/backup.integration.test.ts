@@ -18,9 +18,7 @@ import { MYSQL_BACKUP } from "../components/mysql/engine";
 import { POSTGRESQL_BACKUP } from "../components/postgresql/engine";
 import { postgresqlRoleStatements } from "../components/postgresql/postgresql-settings";
 import { REDIS_BACKUP } from "../components/redis/engine";
-import { RedisServer } from "../components/redis/redis";
-import { ServerRuntime } from "../infra/runtime";
-import { ProgramRedis, createProgramTenants, startProgramRedis } from "./helpers/redis-server";
+import { ProgramRedis, createProgramTenants, redisProgram, startProgramRedis } from "./helpers/redis-server";
 import { initPostgres, startPostgres } from "./helpers/postgres";
 import { freePort, startMariadb, tempDir } from "./helpers/servers";
 
@@ -311,18 +309,14 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
     const big = crypto.randomBytes(200000);
 
     before(async () => {
-        const program = (runtime: ServerRuntime) => () =>
-            new RedisServer("redis", {
-                runtime,
-                version: "7.0",
-                storageGi: 1,
-                resources: { requests: { memory: "128Mi", cpu: "100m" }, limits: { memory: "256Mi", cpu: "250m" } },
-                databases: DATABASES,
-                tenants: [
-                    { app: "app_a", db: 1 },
-                    { app: "app_b", db: 2 },
-                ],
-            });
+        const program = redisProgram({
+            version: "7.0",
+            databases: DATABASES,
+            tenants: [
+                { app: "app_a", db: 1 },
+                { app: "app_b", db: 2 },
+            ],
+        });
         redis = await startProgramRedis(program, "backup-redis");
         ({ urls } = await createProgramTenants(program, redis.port));
         const tmp = path.join(path.dirname(redis.aclFile), "..", "backups");

@@ -7,12 +7,11 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import IORedis from "ioredis";
 import { createClient } from "redis";
-import { RedisServer, redisReadinessCommand } from "../components/redis/redis";
+import { redisReadinessCommand } from "../components/redis/redis";
 import { aclUserFields, allowedCommands, bootstrapAcl, knownRules, ruleCategories, tenantAclRules, tenantSetUserCommand } from "../components/redis/redis-acl";
 import { RedisAclUserState, redisAclUserProvider } from "../components/redis/redis-acl-user";
-import { ServerRuntime } from "../infra/runtime";
 import { freePort } from "./helpers/servers";
-import { ProgramRedis, UserInputs, createProgramTenants, startProgramRedis } from "./helpers/redis-server";
+import { ProgramRedis, UserInputs, createProgramTenants, redisProgram, startProgramRedis } from "./helpers/redis-server";
 
 const DATABASES = 16;
 
@@ -38,20 +37,13 @@ describe("Redis tenancy on a real redis-server", function () {
         }
     }
 
-    function program(runtime: ServerRuntime) {
-        return () =>
-            new RedisServer("redis", {
-                runtime,
-                version: "7.4",
-                storageGi: 1,
-                resources: { requests: { memory: "128Mi", cpu: "100m" }, limits: { memory: "256Mi", cpu: "250m" } },
-                databases: DATABASES,
-                tenants: [
-                    { app: "lernmi", db: 1 },
-                    { app: "digi_core", db: 0 },
-                ],
-            });
-    }
+    const program = redisProgram({
+        databases: DATABASES,
+        tenants: [
+            { app: "lernmi", db: 1 },
+            { app: "digi_core", db: 0 },
+        ],
+    });
 
     before(async () => {
         // First run: what the server is started with; the server, from that. Second run: the

@@ -8,37 +8,19 @@
 // tenant's pattern checks, or be one of the few documented keyless ones.
 import * as assert from "assert";
 import { createClient } from "redis";
-import { RedisServer } from "../components/redis/redis";
 import { TENANT_COMMANDS_SINCE, TENANT_EXCLUDED_COMMANDS, TENANT_KEYLESS_COMMANDS, knownRules, tenantAclRules } from "../components/redis/redis-acl";
-import { ServerRuntime } from "../infra/runtime";
 import { RawRedis, ReplyError } from "./helpers/redis-raw";
-import { ProgramRedis, createProgramTenants, startProgramRedis } from "./helpers/redis-server";
+import { ProgramRedis, createProgramTenants, redisProgram, startProgramRedis } from "./helpers/redis-server";
 
-function sharedProgram(runtime: ServerRuntime) {
-    return () =>
-        new RedisServer("redis", {
-            runtime,
-            version: "7.4",
-            storageGi: 1,
-            resources: { requests: { memory: "128Mi", cpu: "100m" }, limits: { memory: "256Mi", cpu: "250m" } },
-            tenants: [
-                { app: "lernmi", db: 1 },
-                { app: "digi_core", db: 0 },
-            ],
-        });
-}
+const sharedProgram = redisProgram({
+    tenants: [
+        { app: "lernmi", db: 1 },
+        { app: "digi_core", db: 0 },
+    ],
+});
 
 /** A server with one tenant that has scripting (the only way the program allows it). */
-function dedicatedScriptingProgram(runtime: ServerRuntime) {
-    return () =>
-        new RedisServer("redis", {
-            runtime,
-            version: "7.4",
-            storageGi: 1,
-            resources: { requests: { memory: "128Mi", cpu: "100m" }, limits: { memory: "256Mi", cpu: "250m" } },
-            tenants: [{ app: "solo", db: 3, scripting: true }],
-        });
-}
+const dedicatedScriptingProgram = redisProgram({ tenants: [{ app: "solo", db: 3, scripting: true }] });
 
 const VICTIM_LIBRARY = "#!lua name=digi_core\nredis.register_function('digi_core_hello', function() return 'original' end)";
 const EVIL_LIBRARY = "#!lua name=digi_core\nredis.register_function('digi_core_hello', function() return 'attacker' end)";

@@ -4,29 +4,22 @@
 // And the liveness command, as Kubernetes runs it.
 import * as assert from "assert";
 import { execFileSync } from "child_process";
-import { RedisServer, redisLivenessCommand } from "../components/redis/redis";
+import { redisLivenessCommand } from "../components/redis/redis";
 import { RedisServerSettings, redisServerArgs, redisServerSettings } from "../components/redis/redis-settings";
-import { ServerRuntime } from "../infra/runtime";
 import { RawRedis, Reply, ReplyError, encode } from "./helpers/redis-raw";
-import { ProgramRedis, createProgramTenants, startProgramRedis } from "./helpers/redis-server";
+import { ProgramRedis, createProgramTenants, redisProgram, startProgramRedis } from "./helpers/redis-server";
 
 const MEMORY_LIMIT = "64Mi";
 const TUNING = { maxClients: 20, idleTimeoutSeconds: 1 };
 
-function program(runtime: ServerRuntime) {
-    return () =>
-        new RedisServer("redis", {
-            runtime,
-            version: "7.4",
-            storageGi: 1,
-            resources: { requests: { memory: "32Mi", cpu: "50m" }, limits: { memory: MEMORY_LIMIT, cpu: "250m" } },
-            tuning: TUNING,
-            tenants: [
-                { app: "lernmi", db: 0 },
-                { app: "digi_core", db: 1 },
-            ],
-        });
-}
+const program = redisProgram({
+    resources: { requests: { memory: "32Mi", cpu: "50m" }, limits: { memory: MEMORY_LIMIT, cpu: "250m" } },
+    tuning: TUNING,
+    tenants: [
+        { app: "lernmi", db: 0 },
+        { app: "digi_core", db: 1 },
+    ],
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -7,7 +7,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { appEnvironment } from "../../components/environment";
-import { RedisServer } from "../../components/redis/redis";
+import { RedisServer, RedisServerArgs } from "../../components/redis/redis";
 import { redisStartScript } from "../../components/redis/redis-acl";
 import { RedisAclUserState, redisAclUserProvider } from "../../components/redis/redis-acl-user";
 import { ServerRuntime, ServerSpec } from "../../infra/runtime";
@@ -21,6 +21,18 @@ export type UserInputs = { host: string; port: number; adminUser: string; adminP
 
 /** A RedisServer program for a runtime. */
 export type RedisProgram = (runtime: ServerRuntime) => () => RedisServer;
+
+/** A program of one RedisServer named `redis` (7.4, 1Gi, 128Mi/256Mi unless `args` say otherwise). */
+export function redisProgram(args: Omit<RedisServerArgs, "runtime" | "version" | "storageGi" | "resources"> & Partial<RedisServerArgs>): RedisProgram {
+    return (runtime) => () =>
+        new RedisServer("redis", {
+            version: "7.4",
+            storageGi: 1,
+            resources: { requests: { memory: "128Mi", cpu: "100m" }, limits: { memory: "256Mi", cpu: "250m" } },
+            ...args,
+            runtime,
+        });
+}
 
 export interface ProgramRedis {
     port: number;
