@@ -23,6 +23,47 @@ export interface BackupCommands {
     restore: string;
 }
 
+/** An image a backup Job runs in, and the non-root user it runs as (restricted Pod Security). */
+export interface JobImage {
+    image: string;
+    uid: number;
+}
+
+/**
+ * An engine's backup hook (`backup` of its descriptor): the commands of the frame, and what they
+ * read. A Kubernetes Job gives them `env` as plain variables and `secretEnv` from the server's
+ * admin Secret; `npm run backup` on Docker gives the same variables to the same script.
+ */
+export interface EngineBackup<Options = any, TenantOptions = any> {
+    commands: BackupCommands;
+    /** The image with the client tools, when the server's own image has none (Qdrant). @default the server's image, as its uid */
+    clientImage?: JobImage;
+    /** Plain variables the commands read (the admin's address and user, logical databases, the app's collections), from the server's address and settings and the tenant's. */
+    env(server: { host: string; port: number; options: Options }, tenant: { app: string; options: TenantOptions }): Record<string, string>;
+    /** Variables read from the server's admin environment: the commands' variable name -> the server's variable name. */
+    secretEnv: Record<string, string>;
+    /** Why a server with these settings cannot back up one tenant on its own (Neo4j Community), or undefined. */
+    problem?(options: Options): string | undefined;
+}
+
+/**
+ * Every variable an engine's commands read, for a run outside Kubernetes: the plain ones, and the
+ * secret ones taken from the server's own environment (`serverEnv`, e.g. a container's).
+ */
+export function backupEnvironment<Options, TenantOptions>(
+    hook: EngineBackup<Options, TenantOptions>,
+    server: { host: string; port: number; options: Options },
+    tenant: { app: string; options: TenantOptions },
+    serverEnv: Record<string, string | undefined>,
+): Record<string, string> {
+    const secret = Object.entries(hook.secretEnv).map(([name, from]) => {
+        const value = serverEnv[from];
+        if (value === undefined) throw new Error(`the server's environment has no ${from} (needed as ${name})`);
+        return [name, value] as const;
+    });
+    return { ...hook.env(server, tenant), ...Object.fromEntries(secret) };
+}
+
 /** A backup's name: `<app>-<engine>-<UTC time>.<extension>`; the pattern a script matches them with. */
 export const BACKUP_NAME_PATTERN = '^${APP}-${ENGINE}-[0-9]{8}T[0-9]{6}Z\\.${EXT}$';
 

@@ -9,7 +9,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { APP_NAME_PATTERN, APP_NAME_RULE } from "../infra/naming";
 import type { Resources, ServerRuntime } from "../infra/runtime";
-import type { BackupCommands } from "./backup";
+import type { EngineBackup } from "./backup";
 import type { ConnectionBudget } from "./connection-budget";
 import type { Tenant, TenantCredentials } from "./credentials";
 
@@ -128,8 +128,8 @@ export interface EngineDescriptor<Name extends string = string, EngineRaw = any,
     readonly envKeys: readonly string[];
     /** Those variables from the app's credentials. */
     environment(credentials: Credentials): Record<string, string>;
-    /** Dump, emptiness check, clear and restore of one app's data, for the backup scripts (components/backup.ts). */
-    readonly backup?: BackupCommands;
+    /** Dump, emptiness check, clear and restore of one app's data, and what they read, for the backup scripts (components/backup.ts). */
+    readonly backup?: EngineBackup<Options, TenantOptions>;
     /** Builds the server and its tenants (loads the engine's components on first call). */
     createServer(plan: ServerPlan<Options, TenantOptions>, context: ServerContext): BuiltServer;
 }

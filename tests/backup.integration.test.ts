@@ -12,18 +12,27 @@ import Redis from "ioredis";
 import * as mysql from "mysql2/promise";
 import * as path from "path";
 import { Client } from "pg";
-import { BackupCommands, backupScript, restoreScript } from "../components/backup";
+import { BackupCommands, EngineBackup, backupEnvironment, backupScript, restoreScript } from "../components/backup";
 import { grantDatabasePattern } from "../components/mysql/mysql";
 import { MYSQL_BACKUP } from "../components/mysql/engine";
 import { POSTGRESQL_BACKUP } from "../components/postgresql/engine";
 import { postgresqlRoleStatements } from "../components/postgresql/postgresql-settings";
-import { REDIS_BACKUP } from "../components/redis/engine";
+import { REDIS_BACKUP, RedisOptions } from "../components/redis/engine";
 import { ProgramRedis, createProgramTenants, redisProgram, startProgramRedis } from "./helpers/redis-server";
 import { initPostgres, startPostgres } from "./helpers/postgres";
 import { freePort, startMariadb, tempDir } from "./helpers/servers";
 
 const APPS = ["app_a", "app_b"];
 const PASSWORDS: Record<string, string> = { app_a: "pw-a-0123456789", app_b: "pw-b-0123456789" };
+
+/**
+ * The variables a Job gives an engine's commands for a server on loopback: the hook's own, with
+ * the secret ones taken from what the server's container would hold (`serverEnv`). These engines'
+ * variables depend on no setting but Redis's number of databases.
+ */
+function jobEnv<O>(hook: EngineBackup<O>, port: number, serverEnv: Record<string, string>, options?: O): Record<string, string> {
+    return backupEnvironment(hook, { host: "127.0.0.1", port, options: options as O }, { app: "unused", options: undefined }, serverEnv);
+}
 
 /** One engine's real server, with its tenants set up as the program sets them up. */
 interface Harness {
@@ -51,7 +60,7 @@ function postgresqlHarness(): Harness {
     };
     return {
         engine: "postgresql",
-        commands: POSTGRESQL_BACKUP,
+        commands: POSTGRESQL_BACKUP.commands,
         async start(dir) {
             port = await freePort();
             await initPostgres({ dir, adminPassword: admin });
@@ -61,7 +70,7 @@ function postgresqlHarness(): Harness {
                 for (const sql of postgresqlRoleStatements(app, PASSWORDS[app], { connectionLimit: 5, statementTimeoutSeconds: 60, idleInTransactionTimeoutSeconds: 60 })) await root.query(sql);
             }
             await root.end();
-            return { env: { PGHOST: "127.0.0.1", PGPORT: String(port), PGUSER: "postgres", PGPASSWORD: admin }, path: server.binDir, stop: () => server.stop() };
+            return { env: jobEnv(POSTGRESQL_BACKUP, port, { POSTGRES_PASSWORD: admin }), path: server.binDir, stop: () => server.stop() };
         },
         async query(app, sql) {
             const c = await connect(app, PASSWORDS[app], app);
@@ -92,7 +101,7 @@ function mysqlHarness(): Harness {
     const connect = (user: string, password: string, database?: string) => mysql.createConnection({ host: "127.0.0.1", port, user, password, database, multipleStatements: true });
     return {
         engine: "mysql",
-        commands: MYSQL_BACKUP,
+        commands: MYSQL_BACKUP.commands,
         async start(dir) {
             port = await freePort();
             const server = await startMariadb({ port, dir });
@@ -104,7 +113,7 @@ function mysqlHarness(): Harness {
                 await root.query(`GRANT ALL PRIVILEGES ON \`${grantDatabasePattern(app)}\`.* TO '${app}'@'%'`);
             }
             await root.end();
-            return { env: { MYSQL_HOST: "127.0.0.1", MYSQL_PORT: String(port), MYSQL_PASSWORD: "" }, path: "", stop: () => server.stop() };
+            return { env: jobEnv(MYSQL_BACKUP, port, { MYSQL_ROOT_PASSWORD: "" }), path: "", stop: () => server.stop() };
         },
         async query(app, sql) {
             const c = await connect(app, PASSWORDS[app], app);
@@ -258,10 +267,7 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
             encoding: "utf8",
             env: {
                 PATH: process.env.PATH,
-                REDIS_HOST: "127.0.0.1",
-                REDIS_PORT: String(redis.port),
-                REDISCLI_AUTH: redis.adminPassword,
-                REDIS_DATABASES: String(DATABASES),
+                ...jobEnv(REDIS_BACKUP, redis.port, { REDISCLI_AUTH: redis.adminPassword }, { databases: DATABASES } as RedisOptions),
                 ENGINE: "redis",
                 BACKUP_DIR: backupDir,
                 ...env,
@@ -269,8 +275,8 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
         });
         return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     };
-    const backup = (app: string) => run(backupScript(REDIS_BACKUP), { APP: app, KEEP: "5" });
-    const restore = (app: string, from: string, replace?: boolean) => run(restoreScript(REDIS_BACKUP), { APP: app, FROM: from, ...(replace ? { REPLACE: "true" } : {}) });
+    const backup = (app: string) => run(backupScript(REDIS_BACKUP.commands), { APP: app, KEEP: "5" });
+    const restore = (app: string, from: string, replace?: boolean) => run(restoreScript(REDIS_BACKUP.commands), { APP: app, FROM: from, ...(replace ? { REPLACE: "true" } : {}) });
 
     /**
      * An app's keys in every database, as the admin reads them: key -> type, value and absolute
@@ -401,7 +407,7 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
 
     it("fails, keeping the older backups, when the server refuses the admin", () => {
         const before = fs.readdirSync(backupDir).sort();
-        const result = run(backupScript(REDIS_BACKUP), { APP: "app_a", KEEP: "1", REDISCLI_AUTH: "wrong" });
+        const result = run(backupScript(REDIS_BACKUP.commands), { APP: "app_a", KEEP: "1", REDISCLI_AUTH: "wrong" });
         assert.notStrictEqual(result.status, 0);
         assert.match(result.stderr, /WRONGPASS|invalid username-password/);
         assert.deepStrictEqual(fs.readdirSync(backupDir).sort(), before);

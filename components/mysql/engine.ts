@@ -2,10 +2,10 @@
 // and the rules config and components share. Pure: the components load on demand.
 import { z } from "zod";
 import { connections, memory } from "../config-keys";
-import type { BackupCommands } from "../backup";
+import type { EngineBackup } from "../backup";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { MysqlCredentials } from "./mysql";
-import { MYSQL_DEFAULT_MAX_USER_CONNECTIONS, MysqlTuning, describeMysqlSettings, mysqlConnectionBudget, mysqlServerSettings, mysqlTuningProblems } from "./mysql-settings";
+import { MYSQL_ADMIN_USER, MYSQL_DEFAULT_MAX_USER_CONNECTIONS, MysqlTuning, describeMysqlSettings, mysqlConnectionBudget, mysqlServerSettings, mysqlTuningProblems } from "./mysql-settings";
 
 /** MySQL account names allow at most 32 characters. */
 export const MYSQL_MAX_USER_NAME_LENGTH = 32;
@@ -33,12 +33,15 @@ export interface MysqlTenantOptions {
  * MYSQL_PASSWORD, given through an option file so it is on no command line. The dump has no
  * `CREATE DATABASE`, so it restores under any name.
  */
-export const MYSQL_BACKUP: BackupCommands = {
+export const MYSQL_BACKUP: EngineBackup<MysqlOptions, MysqlTenantOptions> = {
+    env: (server) => ({ MYSQL_HOST: server.host, MYSQL_PORT: String(server.port), MYSQL_USER: MYSQL_ADMIN_USER }),
+    secretEnv: { MYSQL_PASSWORD: "MYSQL_ROOT_PASSWORD" },
+    commands: {
     extension: "sql",
     prelude: [
         'MYCNF=$(mktemp)',
         'cleanup="$cleanup $MYCNF"',
-        `printf '[client]\\nuser=root\\npassword=%s\\nhost=%s\\nport=%s\\n' "$MYSQL_PASSWORD" "$MYSQL_HOST" "$MYSQL_PORT" > "$MYCNF"`,
+        `printf '[client]\\nuser=%s\\npassword=%s\\nhost=%s\\nport=%s\\n' "$MYSQL_USER" "$MYSQL_PASSWORD" "$MYSQL_HOST" "$MYSQL_PORT" > "$MYCNF"`,
         'sql() { mysql --defaults-extra-file="$MYCNF" -N -B "$@"; }',
     ].join("\n"),
     dump: 'mysqldump --defaults-extra-file="$MYCNF" --single-transaction --routines --triggers --events --no-tablespaces --result-file="$OUT" "$APP"',
@@ -52,6 +55,7 @@ export const MYSQL_BACKUP: BackupCommands = {
         'sql -e "DROP DATABASE \\`$APP\\`; CREATE DATABASE \\`$APP\\` $charset"',
     ].join("\n"),
     restore: 'sql "$APP" < "$IN"',
+    },
 };
 
 const ENV_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"] as const;

@@ -5,6 +5,9 @@
 import { MIB, formatBytes, parseMemoryBytes } from "../../infra/quantities";
 import type { ConnectionBudget } from "../connection-budget";
 
+/** The account the official image creates from MYSQL_ROOT_PASSWORD; `pulumi up` and backups log in as it. */
+export const MYSQL_ADMIN_USER = "root";
+
 /** Operator overrides (`engines.mysql.*`). */
 export interface MysqlTuning {
     /** @default one per 8 MiB of the memory limit, at least 20 */

@@ -20,7 +20,8 @@ import {
 } from "./mysql-settings";
 
 export const MYSQL_PORT = mysqlEngine.defaults.port;
-export const MYSQL_ADMIN_USER = "root";
+export { MYSQL_ADMIN_USER } from "./mysql-settings";
+import { MYSQL_ADMIN_USER } from "./mysql-settings";
 
 export interface MysqlTenantSpec extends TenantSpecBase {
     /** `max_user_connections` of the app's account. @default 20 */

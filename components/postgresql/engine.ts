@@ -2,10 +2,11 @@
 // receives, and the rules config and components share. Pure: the components load on demand.
 import { z } from "zod";
 import { connections, memory, seconds } from "../config-keys";
-import type { BackupCommands } from "../backup";
+import type { EngineBackup } from "../backup";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { PostgresqlCredentials } from "./postgresql";
 import {
+    POSTGRES_ADMIN_USER,
     POSTGRES_DEFAULT_CONNECTION_LIMIT,
     POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
     POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS,
@@ -57,7 +58,10 @@ export interface PostgresqlTenantOptions {
  * PGPORT, PGUSER, PGPASSWORD). The dump is custom format without owners; a restore recreates the
  * objects as the app's role, so the app owns them as before.
  */
-export const POSTGRESQL_BACKUP: BackupCommands = {
+export const POSTGRESQL_BACKUP: EngineBackup<PostgresqlOptions, PostgresqlTenantOptions> = {
+    env: (server) => ({ PGHOST: server.host, PGPORT: String(server.port), PGUSER: POSTGRES_ADMIN_USER }),
+    secretEnv: { PGPASSWORD: "POSTGRES_PASSWORD" },
+    commands: {
     extension: "pgdump",
     dump: 'pg_dump --format=custom --no-owner --no-privileges --dbname="$APP" --file="$OUT"',
     // Relations, sequences, functions and types of the app's own, in any schema but the system ones.
@@ -66,6 +70,7 @@ export const POSTGRESQL_BACKUP: BackupCommands = {
     // Everything the app's role owns in its database; the database and its grants stay.
     clear: 'psql -X -q -v ON_ERROR_STOP=1 --dbname="$APP" -c "DROP OWNED BY \\"$APP\\" CASCADE"',
     restore: 'pg_restore --exit-on-error --no-owner --no-privileges --role="$APP" --dbname="$APP" "$IN"',
+    },
 };
 
 const ENV_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"] as const;

@@ -7,6 +7,9 @@
 import { KIB, MIB, formatBytes, parseMemoryBytes } from "../../infra/quantities";
 import type { ConnectionBudget } from "../connection-budget";
 
+/** The superuser the official image creates; `pulumi up` and backups log in as it. */
+export const POSTGRES_ADMIN_USER = "postgres";
+
 /** Operator overrides (`engines.postgresql.*`). */
 export interface PostgresqlTuning {
     /** @default one per 5 MiB of the memory limit, at least 20 */

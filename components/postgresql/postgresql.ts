@@ -22,7 +22,8 @@ import {
 } from "./postgresql-settings";
 
 export const POSTGRES_PORT = postgresqlEngine.defaults.port;
-export const POSTGRES_ADMIN_USER = "postgres";
+export { POSTGRES_ADMIN_USER } from "./postgresql-settings";
+import { POSTGRES_ADMIN_USER } from "./postgresql-settings";
 
 export interface PostgresqlTenantSpec extends TenantSpecBase {
     /** @default 20 */

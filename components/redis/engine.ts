@@ -2,7 +2,8 @@
 // and the rules config and components share. Pure: the components load on demand.
 import { z } from "zod";
 import { connections, memory, seconds } from "../config-keys";
-import type { BackupCommands } from "../backup";
+import type { EngineBackup } from "../backup";
+import { REDIS_ADMIN_USER } from "./redis-acl";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { RedisCredentials } from "./redis";
 import { REDIS_EVICTION_POLICIES, RedisTuning, describeRedisSettings, redisServerSettings, redisTuningProblems } from "./redis-settings";
@@ -72,10 +73,13 @@ export interface RedisTenantOptions {
  */
 const HEX = 'local function hex(s) return (string.gsub(s, ".", function(c) return string.format("%02x", string.byte(c)) end)) end';
 const UNHEX = 'local function unhex(h) return (string.gsub(h, "..", function(x) return string.char(tonumber(x, 16)) end)) end';
-export const REDIS_BACKUP: BackupCommands = {
+export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
+    env: (server) => ({ REDIS_HOST: server.host, REDIS_PORT: String(server.port), REDIS_USER: REDIS_ADMIN_USER, REDIS_DATABASES: String(server.options.databases) }),
+    secretEnv: { REDISCLI_AUTH: "REDISCLI_AUTH" },
+    commands: {
     extension: "redis",
     prelude: [
-        'rc() { redis_db=$1; shift; redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user admin --no-auth-warning -n "$redis_db" "$@"; }',
+        'rc() { redis_db=$1; shift; redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" --no-auth-warning -n "$redis_db" "$@"; }',
         // A cursor walk: runs $2 (a Lua script taking cursor and pattern, returning the next cursor first) in database $1, appending the other lines of its replies to $3.
         'walk() { cursor=0; while :; do reply=$(rc "$1" EVAL "$2" 0 "$cursor" "${APP}:*"); cursor=$(printf "%s\\n" "$reply" | head -n 1)',
         '  case "$cursor" in ""|*[!0-9]*) echo "redis: $reply" >&2; exit 1;; esac',
@@ -96,11 +100,12 @@ export const REDIS_BACKUP: BackupCommands = {
     restore: [
         'check() { case "$1" in ""|*[!0-9]*) echo "redis: $1" >&2; exit 1;; esac; }',
         'for db in $databases; do',
-        '  grep "^$db " "$IN" | awk \'length($4) <= 65536 { print $2; print $3; print $4 }\' | xargs -r -n 300 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user admin --no-auth-warning -n "$db" EVAL "$RESTORE_LUA" 0 "${APP}:" > "$SCRATCH"',
+        '  grep "^$db " "$IN" | awk \'length($4) <= 65536 { print $2; print $3; print $4 }\' | xargs -r -n 300 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" --no-auth-warning -n "$db" EVAL "$RESTORE_LUA" 0 "${APP}:" > "$SCRATCH"',
         '  while read -r n; do check "$n"; done < "$SCRATCH"',
         '  grep "^$db " "$IN" | awk \'length($4) > 65536\' | while read -r _ key at payload; do check "$(printf %s "$payload" | rc "$db" -x EVAL "$RESTORE_LUA" 0 "${APP}:" "$key" "$at")"; done',
         "done",
     ].join("\n"),
+    },
 };
 
 const ENV_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"] as const;
