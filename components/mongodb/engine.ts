@@ -2,6 +2,7 @@
 // receives. Pure: the components load on demand.
 import { z } from "zod";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
+import { MONGODB_BACKUP } from "./mongodb-backup";
 import type { MongodbCredentials } from "./mongodb";
 import { MongodbTuning, describeMongodbSettings, mongodbServerSettings, mongodbTuningProblems } from "./mongodb-settings";
 
@@ -44,6 +45,7 @@ export const mongodbEngine: EngineDescriptor<"mongodb", EngineRaw, object, Mongo
     figures: (server) => ({
         settings: describeMongodbSettings(mongodbServerSettings(server.settings.resources.limits.memory, server.settings.options.tuning)),
     }),
+    backup: MONGODB_BACKUP,
     envKeys: ENV_KEYS,
     environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({ MONGODB_URI: c.url, MONGODB_DATABASE: c.database }),
     createServer(plan, context) {

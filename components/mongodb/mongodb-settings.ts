@@ -2,6 +2,9 @@
 // from the host's memory, not the container's limit, so the cache is set explicitly.
 import { GIB, parseMemoryBytes } from "../../infra/quantities";
 
+/** The root user the official image creates (MONGO_INITDB_ROOT_USERNAME); `pulumi up` and backups log in as it. */
+export const MONGODB_ADMIN_USER = "admin";
+
 /** Operator overrides (`engines.mongodb.*`). */
 export interface MongodbTuning {
     /** @default max(0.25, 0.5 × (limit − 1 GiB)), MongoDB's own rule applied to the limit */

@@ -10,7 +10,8 @@ import { mongodbEngine } from "./engine";
 import { MongodbTuning, mongodbServerArgs, mongodbServerSettings, mongodbTuningProblems } from "./mongodb-settings";
 
 export const MONGODB_PORT = mongodbEngine.defaults.port;
-export const MONGODB_ADMIN_USER = "admin";
+export { MONGODB_ADMIN_USER } from "./mongodb-settings";
+import { MONGODB_ADMIN_USER } from "./mongodb-settings";
 
 export type MongodbTenantSpec = TenantSpecBase;
 

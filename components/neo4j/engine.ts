@@ -4,6 +4,7 @@ import { z } from "zod";
 import { dnsName } from "../../infra/naming";
 import { EngineDescriptor, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { Neo4jCredentials } from "./neo4j";
+import { NEO4J_BACKUP } from "./neo4j-backup";
 
 export type Neo4jEdition = "community" | "enterprise";
 
@@ -78,6 +79,8 @@ export const neo4jEngine: EngineDescriptor<"neo4j", EngineRaw, object, Neo4jOpti
               ]
             : [];
     },
+    // Refuses every edition with the reason (see neo4j-backup.ts).
+    backup: NEO4J_BACKUP,
     envKeys: ENV_KEYS,
     environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({
         NEO4J_URI: c.uri,

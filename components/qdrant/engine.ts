@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { EngineDescriptor, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { QdrantCredentials } from "./qdrant";
+import { QDRANT_BACKUP } from "./qdrant-backup";
 
 export const QDRANT_DISTANCES = ["Cosine", "Dot", "Euclid", "Manhattan"] as const;
 export type QdrantDistance = (typeof QDRANT_DISTANCES)[number];
@@ -79,6 +80,7 @@ export const qdrantEngine: EngineDescriptor<"qdrant", object, QdrantTenantOption
     resolveTenant: (raw) => ({ options: { collections: raw.collections }, problems: [] }),
     serverProblems: (server) =>
         qdrantCollectionClashes(server.tenants.map((t) => ({ app: t.app, collections: t.options.collections }))).map((c) => `apps.${c.app}.qdrant.collections: ${c.problem}`),
+    backup: QDRANT_BACKUP,
     envKeys: ENV_KEYS,
     environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({
         QDRANT_URL: c.url,
