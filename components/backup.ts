@@ -76,7 +76,8 @@ function frame(commands: BackupCommands, body: string): string {
         "trap 'rm -f $cleanup' EXIT",
         `EXT='${commands.extension}'`,
         // App names are [a-z0-9_] and never contain '-': one app's pattern never matches another's backups.
-        `is_backup() { printf '%s\\n' "$1" | grep -Eq "${BACKUP_NAME_PATTERN}"; }`,
+        // One word first: grep matches line by line, and a name with a newline would pass on one line.
+        `is_backup() { case "$1" in "" | *[!A-Za-z0-9_.-]*) return 1 ;; esac; printf '%s\\n' "$1" | grep -Eq "${BACKUP_NAME_PATTERN}"; }`,
         `backups() { ls -1 "$BACKUP_DIR" | grep -E "${BACKUP_NAME_PATTERN}" | sort -r; }`,
         ...(commands.prelude ? [commands.prelude] : []),
         body,
@@ -121,4 +122,13 @@ export function restoreScript(commands: BackupCommands): string {
             'echo "restored $from"',
         ].join("\n"),
     );
+}
+
+/**
+ * The frame's shell around `body`, for scripts that move backups between BACKUP_DIR and elsewhere
+ * (components/backup-s3.ts): `set -eu`, umask 077, the "$cleanup" trap, EXT, `is_backup NAME` and
+ * `backups` (this app's and engine's in BACKUP_DIR, newest first). Same names as the dump and restore.
+ */
+export function backupFrame(extension: string, body: string): string {
+    return frame({ extension, dump: "", isEmpty: "", clear: "", restore: "" }, body);
 }

@@ -220,6 +220,12 @@ for (const harness of [postgresqlHarness(), mysqlHarness()]) {
             const result = restore("app_a", name, true);
             assert.strictEqual(result.status, 1);
             assert.match(result.stderr, new RegExp(`restore: ${escaped(name)} is not a backup of app_a \\(${engine}\\)`));
+            // A name of app_a's on one line of several: grep alone would accept it.
+            const own = backup("app_a");
+            const sneaky = restore("app_a", `${name}\n${nameIn(own.stdout)}`, true);
+            assert.strictEqual(sneaky.status, 1);
+            assert.match(sneaky.stderr, /is not a backup of app_a/);
+            fs.rmSync(path.join(backupDir, nameIn(own.stdout)));
             assert.deepStrictEqual(await rows("app_a"), ["1:app_a first", "2:app_a secret"]);
             fs.rmSync(path.join(backupDir, name));
         });
