@@ -10,6 +10,7 @@ import { z } from "zod";
 import { APP_NAME_PATTERN, APP_NAME_RULE } from "../infra/naming";
 import type { Resources, ServerRuntime } from "../infra/runtime";
 import type { EngineBackup } from "./backup";
+import type { TenantBackupPlan, TenantRestorePlan } from "./backup-plan";
 import type { ConnectionBudget } from "./connection-budget";
 import type { Tenant, TenantCredentials } from "./credentials";
 
@@ -60,6 +61,10 @@ export interface TenantPlan<Options = unknown> {
     namespace: string;
     /** The engine's own per-app settings (connection limit, db number, collections), resolved. */
     options: Options;
+    /** Scheduled backups of the app's data. @default none */
+    backup?: TenantBackupPlan;
+    /** A restore of the app's data, run once per backup id. @default none */
+    restore?: TenantRestorePlan;
 }
 
 export interface ServerPlan<Options = unknown, TenantOptions = unknown> {
@@ -190,6 +195,7 @@ export function serverArgsOf(plan: ServerPlan, context: ServerContext) {
         adminEndpoint: s.adminEndpoint,
         hostPort: plan.hostPort,
         protect: context.protect,
+        jobs: plan.tenants.some((t) => t.backup !== undefined || t.restore !== undefined),
     };
 }
 

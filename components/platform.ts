@@ -5,7 +5,10 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerTarget, dockerServerNetwork } from "../infra/docker";
 import { KubernetesTarget, kubernetesServerNamespace } from "../infra/kubernetes";
-import { appSecretName, dnsName } from "../infra/naming";
+import { KubernetesBackupStore, backupVolumeClaim } from "../infra/kubernetes-backup";
+import type { BackupDestination } from "./backup-plan";
+import { TenantBackup } from "./tenant-backup";
+import { appSecretName, dnsName, tenantName } from "../infra/naming";
 import { Tenant } from "./credentials";
 import { Placement, ServerPlan } from "./engine";
 import { engineNamed } from "./engines";
@@ -23,6 +26,12 @@ export interface DatabasePlatformArgs {
     protect?: boolean;
     /** Apps whose data may really be dropped when they are removed. @default [] */
     decommission?: string[];
+    /**
+     * Where the tenants' backups go (their `backup` and `restore` plans). Kubernetes: `s3` or
+     * `volume`, run by CronJobs and Jobs; Docker: `directory`, used by `npm run backup`, nothing
+     * registered. @default no backups
+     */
+    backup?: { destination: BackupDestination };
 }
 
 export interface ServerSummary {
@@ -48,12 +57,34 @@ export class DatabasePlatform extends pulumi.ComponentResource {
         const problems = topologyProblems(args.servers);
         if (problems.length > 0) throw new Error(`DatabasePlatform ${name}: ${problems.join("; ")}`);
         const runtime = target.kind === "kubernetes" ? kubernetesServerNamespace(name, target, protect, this) : dockerServerNetwork(name, target, this);
+        const backedUp = args.servers.some((s) => s.tenants.some((t) => t.backup !== undefined || t.restore !== undefined));
+        if (backedUp && args.backup === undefined) throw new Error(`DatabasePlatform ${name}: tenants have backups or restores but args.backup gives no destination`);
+        const store = target.kind === "kubernetes" && backedUp ? kubernetesBackupStore(name, args.backup!.destination, target, this, protect) : undefined;
 
         const tenants: Tenant[] = [];
         const summaries: pulumi.Output<ServerSummary>[] = [];
         for (const plan of args.servers) {
             const server = engineNamed(plan.engine).createServer(plan, { runtime, protect, decommission, parent: this });
             tenants.push(...Object.values(server.tenants));
+            if (store !== undefined && target.kind === "kubernetes") {
+                const engine = engineNamed(plan.engine);
+                for (const t of plan.tenants.filter((t) => t.backup !== undefined || t.restore !== undefined)) {
+                    const tenant = server.tenants[t.app];
+                    new TenantBackup(
+                        `${tenantName(t.app, plan.engine)}-backups`,
+                        {
+                            hook: engine.backup!,
+                            engine: plan.engine,
+                            server: { name: plan.name, image: plan.settings.image, uid: engine.defaults.uid, port: engine.defaults.port, options: plan.settings.options },
+                            tenant: t,
+                            kubernetes: { provider: target.provider, namespace: target.namespace },
+                            store,
+                            dependsOn: tenant instanceof pulumi.Resource ? [tenant] : [],
+                        },
+                        { parent: this },
+                    );
+                }
+            }
             summaries.push(
                 pulumi.all([server.host, server.port]).apply(([host, port]) => ({
                     engine: plan.engine,
@@ -98,4 +129,11 @@ export class DatabasePlatform extends pulumi.ComponentResource {
         this.servers = pulumi.all(summaries);
         this.registerOutputs({ apps: this.apps, servers: this.servers });
     }
+}
+
+/** Where a Kubernetes stack's backups go: the bucket, or the one volume claim made for them. */
+function kubernetesBackupStore(name: string, destination: BackupDestination, target: KubernetesTarget, parent: pulumi.Resource, protect: boolean): KubernetesBackupStore {
+    if ("s3" in destination) return { s3: destination.s3 };
+    if ("volume" in destination) return { claimName: backupVolumeClaim(name, destination.volume, target.namespace, target.provider, parent, protect) };
+    throw new Error(`DatabasePlatform ${name}: backups on Kubernetes go to s3 or a volume, not a host directory`);
 }

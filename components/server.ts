@@ -30,6 +30,8 @@ export interface ServerArgsBase<Tenant extends TenantSpecBase> {
     tenants: Tenant[];
     /** Pulumi `protect` on the server's data and every tenant's. @default false */
     protect?: boolean;
+    /** Kubernetes: admit the platform's backup and restore Jobs of this server to its port. @default false */
+    jobs?: boolean;
 }
 
 /** Where `pulumi up` reaches a server: the configured admin endpoint, or the runtime's address. */
@@ -100,6 +102,7 @@ export function startServer<T extends TenantSpecBase>(
             data: { mountPath: dataPath ?? engine.defaults.dataPath, storageGi: args.storageGi },
             resources: args.resources,
             clientNamespaces: clientNamespaces(args.tenants),
+            jobs: args.jobs,
             uid: engine.defaults.uid,
             protect,
         },

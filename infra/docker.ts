@@ -3,6 +3,7 @@
 // that `pulumi up` waits for, its port published on 127.0.0.1 only.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { dockerContainerName } from "./naming";
 import { parseCpuMillis, parseMemoryMi } from "./quantities";
 import { RunningServer, ServerRuntime, ServerSpec } from "./runtime";
 
@@ -23,7 +24,7 @@ export class DockerRuntime implements ServerRuntime {
 
     run(spec: ServerSpec, parent: pulumi.Resource): RunningServer {
         const opts = { parent, provider: this.args.provider };
-        const dockerName = `${this.args.namePrefix}-${spec.name}`;
+        const dockerName = dockerContainerName(this.args.namePrefix, spec.name);
         const labels = [
             { label: "tenant-databases.io/server", value: spec.name },
             { label: "tenant-databases.io/engine", value: spec.engine },

@@ -3,7 +3,7 @@
 import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { serverLabels, serverObjectNames } from "./naming";
+import { JOB_FOR_LABEL, serverLabels, serverObjectNames } from "./naming";
 import { RunningServer, ServerRuntime, ServerSpec } from "./runtime";
 
 export interface KubernetesRuntimeArgs {
@@ -153,6 +153,9 @@ export class KubernetesRuntime implements ServerRuntime {
         // With the namespace's default-deny policy, only the server's tenants (and where Pulumi
         // runs in-cluster) reach its port. Requires a CNI that enforces NetworkPolicy.
         const clients = [...new Set([...spec.clientNamespaces, ...(this.args.adminNamespaces ?? [])])].sort();
+        const ports = [{ protocol: "TCP", port: spec.port }];
+        // The server's own backup and restore Jobs, in the server namespace.
+        const jobs = spec.jobs ? [{ from: [{ podSelector: { matchLabels: { [JOB_FOR_LABEL]: spec.name } } }], ports }] : [];
         new k8s.networking.v1.NetworkPolicy(
             `${spec.name}-clients`,
             {
@@ -161,24 +164,26 @@ export class KubernetesRuntime implements ServerRuntime {
                     podSelector: { matchLabels: labels },
                     policyTypes: ["Ingress"],
                     // An ingress rule with an empty `from` admits everyone: with no clients, no rule at all.
-                    ingress:
-                        clients.length === 0
+                    ingress: [
+                        ...(clients.length === 0
                             ? []
-                            : [
-                                  {
-                                      from: clients.map((ns) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } })),
-                                      ports: [{ protocol: "TCP", port: spec.port }],
-                                  },
-                              ],
+                            : [{ from: clients.map((ns) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } })), ports }]),
+                        ...jobs,
+                    ],
                 },
             },
             opts,
         );
 
-        const host = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
+        const host = pulumi.all([service.metadata.name, service.metadata.namespace]).apply(([n, ns]) => kubernetesServiceHost(n, ns));
         const port = pulumi.output(spec.port);
         return { host, port, adminHost: host, adminPort: port, ready: statefulSet };
     }
+}
+
+/** A server's address inside the cluster: its ClusterIP Service's DNS name. */
+export function kubernetesServiceHost(server: string, namespace: string): string {
+    return `${serverObjectNames(server).Service[0]}.${namespace}.svc.cluster.local`;
 }
 
 function secretMap(values: Record<string, pulumi.Input<string>>): pulumi.Output<Record<string, string>> {

@@ -37,6 +37,14 @@ export function serverLabels(engine: string, server: string): Record<string, str
     };
 }
 
+/** A server's container on the Docker engine: Docker names are global, so they carry the stack's prefix. */
+export function dockerContainerName(namePrefix: string, server: string): string {
+    return `${namePrefix}-${server}`;
+}
+
+/** Pods labelled with a server's name under this key (the platform's backup and restore Jobs) may reach that server. */
+export const JOB_FOR_LABEL = "tenant-databases.io/job-for";
+
 /**
  * The Kubernetes objects a server owns in the server namespace, by kind: the one place these
  * names are derived (the runtime creates them; config checks that no two servers share one).

@@ -41,6 +41,8 @@ export interface ServerSpec {
      * target admits only these (and its admin namespaces) to the port; other targets ignore it.
      */
     clientNamespaces: string[];
+    /** Kubernetes: admit the platform's backup and restore Job pods of this server (labelled JOB_FOR_LABEL) to the port. @default false */
+    jobs?: boolean;
     resources: Resources;
     /** Runs inside the server; exit 0 means it accepts authenticated connections. */
     readinessCommand: string[];

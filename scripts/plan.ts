@@ -4,6 +4,7 @@
 //
 //   npm run plan -- <stack>          reads Pulumi.<stack>.yaml of this repo
 //   npm run plan -- <file.yaml>      reads any stack file
+import { backupsOf } from "../stacks/backups";
 import { capacityOf } from "../stacks/capacity";
 import { ConfigError, parseStackConfig } from "../stacks/config";
 import { planTopology } from "../stacks/plan";
@@ -48,6 +49,16 @@ function main(stack: string | undefined): number {
     for (const app of Object.values(config.apps)) {
         const keys = environmentKeys(Object.keys(app.uses)).join(" ");
         console.log(config.target === "kubernetes" ? `  ${app.name}: Secret ${app.namespace}/${appSecretName(app.name)}: ${keys}` : `  ${app.name}: ${keys}`);
+    }
+    const backups = backupsOf(config, topology);
+    if (Object.keys(backups).length > 0) {
+        console.log("\nBackups (UTC):");
+        for (const [app, byEngine] of Object.entries(backups)) {
+            for (const [engine, b] of Object.entries(byEngine)) {
+                const restore = b.restore ? `  restore ${b.restore.from}${b.restore.replace ? " (replace)" : ""}` : "";
+                console.log(`  ${app.padEnd(20)} ${engine.padEnd(11)} ${(b.schedule ?? "on demand").padEnd(14)} keep ${String(b.keep).padEnd(4)} ${b.destination}${restore}`);
+            }
+        }
     }
     const { total, engines, servers } = capacityOf(topology);
     console.log("\nServer settings (derived from each server's memory limit; engines.<engine> keys override):");

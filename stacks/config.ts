@@ -10,6 +10,7 @@ import { objectNameClashes, sharedAdminEndpoints } from "../components/topology"
 import { ENGINES, engineNamed } from "../components/engines";
 import { connectionBudgetProblem } from "../components/connection-budget";
 import { EngineDescriptor, ServerSettings, appNameProblem, defaultImage } from "../components/engine";
+import { BACKUP_DEFAULTS, BackupDestination, TenantBackupPlan, TenantRestorePlan, restoreFromProblem } from "../components/backup-plan";
 import type { Quantities, Resources } from "../infra/runtime";
 import { planTopology } from "./plan";
 
@@ -23,6 +24,8 @@ export interface EngineConfig extends ServerSettings {
     placement: Placement;
     /** Docker target: the shared server's loopback port. */
     hostPort?: number;
+    /** The engine's backup defaults for its apps; absent when the engine is not backed up. */
+    backup?: TenantBackupPlan;
 }
 
 /** An app's use of one engine, resolved: where it lives, and the engine's own per-app settings. */
@@ -31,6 +34,10 @@ export interface EngineUse {
     /** Docker target, dedicated server: its loopback port. */
     hostPort?: number;
     options: unknown;
+    /** Scheduled backups of the app's data of this engine. */
+    backup?: TenantBackupPlan;
+    /** A restore to run once. */
+    restore?: TenantRestorePlan;
 }
 
 export interface AppConfig {
@@ -50,6 +57,8 @@ export interface StackConfig {
     apps: Record<string, AppConfig>;
     protect: boolean;
     decommission: string[];
+    /** Where backups go; absent when the stack has none. */
+    backup?: { destination: BackupDestination };
 }
 
 export const DEFAULT_SERVER_NAMESPACE = "databases";
@@ -86,7 +95,21 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
     for (const engine of ENGINES) {
         const settings = raw.engines[engine.name];
         if (settings === undefined) continue;
-        engines[engine.name] = resolveEngine(engine, settings, stackPlacement, problems);
+        const resolved = resolveEngine(engine, settings, stackPlacement, problems);
+        const backup = resolveEngineBackup(raw, engine, resolved, problems);
+        engines[engine.name] = backup ? { ...resolved, backup } : resolved;
+    }
+    const backupDestination = raw.backup && resolveDestination(raw.target, raw.backup.destination as BackupDestination, problems);
+    if (raw.target === "docker") {
+        // Nothing runs backups on a schedule there: a schedule would promise what does not happen.
+        const scheduled = [
+            ...(raw.backup?.schedule !== undefined ? ["backup.schedule"] : []),
+            ...Object.entries(raw.engines).flatMap(([e, s]) => (s?.backup?.schedule !== undefined ? [`engines.${e}.backup.schedule`] : [])),
+            ...Object.entries(raw.apps).flatMap(([a, app]) =>
+                Object.entries(app).flatMap(([e, use]) => (typeof use === "object" && use.backup && use.backup.schedule !== undefined ? [`apps.${a}.${e}.backup.schedule`] : [])),
+            ),
+        ];
+        for (const path of scheduled) problems.push(`${path}: not on target docker, where no scheduler runs; run npm run backup -- <app> (from cron for a schedule)`);
     }
 
     const apps: Record<string, AppConfig> = {};
@@ -111,7 +134,12 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
             const placement = use.placement ?? rawApp.placement ?? settings.placement;
             const tenant = engine.resolveTenant(use, { app: name, placement, settings: settings.options }, path);
             problems.push(...tenant.problems);
-            app.uses[engine.name] = { placement, hostPort: use.hostPort, options: tenant.options };
+            app.uses[engine.name] = {
+                placement,
+                hostPort: use.hostPort,
+                options: tenant.options,
+                ...resolveTenantBackup(raw.target, engine, name, use, settings.backup, path, problems),
+            };
         }
         apps[name] = app;
     }
@@ -135,6 +163,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
         apps,
         protect: raw.protect ?? false,
         decommission,
+        ...(backupDestination && { backup: { destination: backupDestination } }),
     };
 
     // Rules of whole servers, on the servers the planner will build.
@@ -156,6 +185,65 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
     checkHostPorts(raw.target, engines, apps, problems);
     problems.push(...objectNameClashes(servers));
     return config;
+}
+
+/** The destination, if the target can use it: a bucket or a volume claim on Kubernetes, a host directory on Docker. */
+function resolveDestination(target: Target, destination: BackupDestination, problems: string[]): BackupDestination | undefined {
+    const kinds: Record<Target, string[]> = { kubernetes: ["s3", "volume"], docker: ["directory"] };
+    const kind = Object.keys(destination)[0];
+    if (kinds[target].includes(kind)) return destination;
+    problems.push(`backup.destination.${kind}: not on target ${target}; expected ${kinds[target].join(" or ")}`);
+    return undefined;
+}
+
+/**
+ * The engine's backup defaults: on when the stack has backups, unless `enabled: false`. An engine
+ * that cannot back up one tenant's data (no hook, or not with these settings) must be turned off
+ * explicitly, so running without backups is a decision in the config.
+ */
+function resolveEngineBackup(raw: RawConfig, engine: EngineDescriptor, settings: EngineConfig, problems: string[]): TenantBackupPlan | undefined {
+    const own = raw.engines[engine.name]?.backup;
+    const path = `engines.${engine.name}.backup`;
+    if (raw.backup === undefined) {
+        if (own !== undefined) problems.push(`${path}: the stack has no backup destination; add tenant-databases:backup with a destination`);
+        return undefined;
+    }
+    if (own?.enabled === false) return undefined;
+    const cannot = engine.backup === undefined ? `${engine.title} has no per-tenant backup` : engine.backup.problem?.(settings.options);
+    if (cannot !== undefined) {
+        problems.push(`${path}: ${cannot}; set ${path}.enabled: false to run ${engine.name} without backups`);
+        return undefined;
+    }
+    return {
+        schedule: own?.schedule ?? raw.backup.schedule ?? BACKUP_DEFAULTS.schedule,
+        keep: own?.keep ?? raw.backup.keep ?? BACKUP_DEFAULTS.keep,
+    };
+}
+
+/** An app's backups of one engine (the engine's, overridden by the app's, or off), and its restore. */
+function resolveTenantBackup(
+    target: Target,
+    engine: EngineDescriptor,
+    app: string,
+    use: RawUse,
+    engineBackup: TenantBackupPlan | undefined,
+    path: string,
+    problems: string[],
+): { backup?: TenantBackupPlan; restore?: TenantRestorePlan } {
+    const own = use.backup as { schedule?: string; keep?: number } | false | undefined;
+    if (own && engineBackup === undefined) problems.push(`${path}.backup: ${engine.name} is not backed up in this stack (see tenant-databases:backup and engines.${engine.name}.backup)`);
+    const backup = own === false || engineBackup === undefined ? undefined : { schedule: own?.schedule ?? engineBackup.schedule, keep: own?.keep ?? engineBackup.keep };
+    const restore = use.restore as { from: string; replace?: boolean } | undefined;
+    if (restore === undefined) return backup ? { backup } : {};
+    if (target === "docker") {
+        problems.push(`${path}.restore: not on target docker; run npm run restore -- ${app} --engine ${engine.name} --from ${restore.from}`);
+    } else if (backup === undefined) {
+        problems.push(`${path}.restore: ${app} has no ${engine.name} backups to restore from; turn backups on for it first`);
+    } else {
+        const bad = restoreFromProblem(app, engine.name, engine.backup!.commands.extension, restore.from);
+        if (bad !== undefined) problems.push(`${path}.restore.from: ${bad}`);
+    }
+    return { backup, restore: { from: restore.from, replace: restore.replace ?? false } };
 }
 
 function resolveEngine(engine: EngineDescriptor, settings: RawEngine, stackPlacement: Placement, problems: string[]): EngineConfig {

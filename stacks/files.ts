@@ -6,6 +6,11 @@ import * as YAML from "yaml";
 
 export const PROJECT = "tenant-databases";
 
+/** Prefix of the Docker target's names (containers, volumes, network) for a stack. */
+export function dockerNamePrefix(stack: string): string {
+    return `${PROJECT}-${stack}`;
+}
+
 export const REPO_ROOT = path.resolve(__dirname, "..");
 
 /** A stack file that is missing, is not YAML, or holds keys of another project. */

@@ -18,3 +18,4 @@ const outputs = runStack(load());
 export const apps = outputs.apps;
 export const servers = outputs.servers;
 export const capacity = outputs.capacity;
+export const backups = outputs.backups;

@@ -32,7 +32,7 @@ export function planTopology(config: StackConfig): Topology {
                 server = { engine, name, placement: use.placement, settings, hostPort, tenants: [] };
                 servers.set(name, server);
             }
-            server.tenants.push({ engine, app: app.name, namespace: app.namespace, options: use.options });
+            server.tenants.push({ engine, app: app.name, namespace: app.namespace, options: use.options, ...(use.backup && { backup: use.backup }), ...(use.restore && { restore: use.restore }) });
         }
     }
     return {

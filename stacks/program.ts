@@ -3,16 +3,20 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { AppCredentials, DatabasePlatform, DockerTarget, KubernetesTarget, ServerSummary } from "../components/platform";
+import { BackupListing, backupsOf } from "./backups";
 import { Capacity, capacityOf } from "./capacity";
 import { StackConfig, parseStackConfig } from "./config";
 import { planTopology } from "./plan";
 import { PROJECT, readRawConfig } from "./read";
+import { dockerNamePrefix } from "./files";
 
 export interface StackOutputs {
     /** Secret: app -> engine -> credentials. */
     apps: pulumi.Output<Record<string, AppCredentials>>;
     servers: pulumi.Output<ServerSummary[]>;
     capacity: Capacity;
+    /** App -> engine -> schedule, keep, destination (no secrets). */
+    backups: Record<string, Record<string, BackupListing>>;
 }
 
 /** Reads and validates the stack config; throws ConfigError before any resource exists. */
@@ -26,12 +30,13 @@ export function runStack(config: StackConfig): StackOutputs {
     const target: KubernetesTarget | DockerTarget =
         config.target === "kubernetes"
             ? { kind: "kubernetes", provider: new k8s.Provider("kubernetes", {}), ...config.kubernetes }
-            : { kind: "docker", provider: new docker.Provider("docker", {}), namePrefix: `${PROJECT}-${pulumi.getStack()}` };
+            : { kind: "docker", provider: new docker.Provider("docker", {}), namePrefix: dockerNamePrefix(pulumi.getStack()) };
     const platform = new DatabasePlatform(PROJECT, {
         target,
         servers: topology.servers,
         protect: config.protect,
         decommission: config.decommission,
+        backup: config.backup,
     });
-    return { apps: platform.apps, servers: platform.servers, capacity: capacityOf(topology) };
+    return { apps: platform.apps, servers: platform.servers, capacity: capacityOf(topology), backups: backupsOf(config, topology) };
 }

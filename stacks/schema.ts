@@ -5,6 +5,7 @@ import { z } from "zod";
 import { ENGINES } from "../components/engines";
 import { PLACEMENTS } from "../components/engine";
 import { cpu, memory, tcpPort } from "../components/config-keys";
+import { StackBackupConfig, appBackupKey, appRestoreKey, engineBackupKey, stackBackupKey } from "../components/backup-plan";
 import { APP_NAME_PATTERN, APP_NAME_RULE } from "../infra/naming";
 
 export { PLACEMENTS } from "../components/engine";
@@ -46,6 +47,7 @@ const engineCommon = {
     resources: resources.optional(),
     placement: placement.optional(),
     adminEndpoint: adminEndpoint.optional(),
+    backup: engineBackupKey.optional(),
 };
 
 /** `apps.<app>.<engine>`: what every engine has. */
@@ -53,6 +55,8 @@ const appCommon = {
     placement: placement.optional(),
     /** Docker target: the loopback port of the app's dedicated server. */
     hostPort: tcpPort.optional(),
+    backup: appBackupKey.optional(),
+    restore: appRestoreKey.optional(),
 };
 
 const appName = z.string().regex(APP_NAME_PATTERN, { error: APP_NAME_RULE });
@@ -77,6 +81,7 @@ export const rawConfigSchema = z.strictObject({
     apps: z.record(appName, app),
     protect: z.boolean().optional(),
     decommission: z.array(appName).optional(),
+    backup: stackBackupKey.optional(),
 });
 
 /** `engines.<engine>` as written: the common keys, and the engine's own. */
@@ -96,5 +101,6 @@ export interface RawConfig {
     apps: Record<string, RawApp>;
     protect?: boolean;
     decommission?: string[];
+    backup?: StackBackupConfig;
 }
 export type RawResources = z.infer<typeof resources>;

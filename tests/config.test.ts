@@ -90,14 +90,14 @@ describe("stack config", () => {
     describe("rejects, naming the path, the value and what is allowed", () => {
         it("an unknown top-level key", () => {
             const raw = { ...base(), extra: 1 };
-            expectProblem(raw, "extra: unknown key", "allowed: target, placement, kubernetes, engines, apps, protect, decommission");
+            expectProblem(raw, "extra: unknown key", "allowed: target, placement, kubernetes, engines, apps, protect, decommission, backup");
         });
         it("an unknown key inside an app and inside an engine", () => {
             const raw = base();
             raw.apps.lernmi.postgresql = { connectionLimt: 5 };
             raw.engines.redis = { databses: 4 };
             const problems = problemsOf(raw);
-            assert.ok(problems.some((p) => p.startsWith("apps.lernmi.postgresql.connectionLimt: unknown key; allowed: placement, hostPort, connectionLimit")), problems.join("\n"));
+            assert.ok(problems.some((p) => p.startsWith("apps.lernmi.postgresql.connectionLimt: unknown key; allowed: placement, hostPort, backup, restore, connectionLimit")), problems.join("\n"));
             assert.ok(problems.some((p) => p.startsWith("engines.redis.databses: unknown key") && p.includes("databases")), problems.join("\n"));
         });
         it("an unknown engine", () => {

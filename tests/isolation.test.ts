@@ -13,8 +13,9 @@ const NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
 const STS = "kubernetes:apps/v1:StatefulSet";
 
 function admitted(policy: RecordedResource): string[] {
-    return policy.inputs.spec.ingress.flatMap((rule: { from: { namespaceSelector: { matchLabels: Record<string, string> } }[] }) =>
-        rule.from.map((f) => f.namespaceSelector.matchLabels["kubernetes.io/metadata.name"]),
+    // Namespaces only: the server's own backup Jobs are admitted by pod label (tests/backup-jobs.test.ts).
+    return policy.inputs.spec.ingress.flatMap((rule: { from: { namespaceSelector?: { matchLabels: Record<string, string> } }[] }) =>
+        rule.from.flatMap((f) => (f.namespaceSelector ? [f.namespaceSelector.matchLabels["kubernetes.io/metadata.name"]] : [])),
     );
 }
 

@@ -1,0 +1,189 @@
+// Per-tenant backups on Kubernetes: a CronJob per app and engine, and a restore Job named after
+// the backup it restores, in the server namespace, under the restricted Pod Security profile.
+// The scripts come from components/backup.ts; this file only decides where they run and where the
+// files go: a volume claim mounted at BACKUP_DIR, or S3 through a second container sharing an
+// emptyDir (the dump in an init container, so nothing is uploaded or pruned after a failed dump).
+import * as crypto from "crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { JobImage } from "../components/backup";
+import { RCLONE_IMAGE, S3Destination, s3Env, s3FetchScript, s3UploadScript } from "../components/backup-s3";
+import { JOB_FOR_LABEL, dnsName, serverObjectNames } from "./naming";
+
+/** Where backup files live on Kubernetes. */
+export type KubernetesBackupStore = { s3: S3Destination } | { claimName: pulumi.Input<string> };
+
+export interface TenantBackupJobsSpec {
+    /** The server the app's data is on: its admin Secret and network admission. */
+    server: string;
+    engine: string;
+    app: string;
+    /** The image with the engine's client tools, and its non-root uid. */
+    image: JobImage;
+    /** Plain variables the scripts read (admin address and user). */
+    env: Record<string, pulumi.Input<string>>;
+    /** Variables from the server's admin Secret: variable -> key. */
+    serverSecretEnv: Record<string, string>;
+    /** Backup file extension (the scripts' EXT). */
+    extension: string;
+    store: KubernetesBackupStore;
+    backup?: { schedule: string; keep: number; script: string };
+    restore?: { from: string; replace: boolean; script: string };
+    /** Resources the restore must wait for (the tenant's database and user). */
+    dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Where backup files are mounted in the pods. */
+export const BACKUP_DIR = "/backups";
+/** The one group every backup pod shares, so the volume's ownership never changes between engines. */
+export const BACKUP_GROUP = 65532;
+const JOB_RESOURCES = { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "512Mi" } };
+
+/**
+ * A DNS label for a Job-owned object, at most `max` characters (CronJobs 52: the controller adds
+ * 11 to its Jobs' names). A name too long keeps its start and ends in a hash of the whole.
+ */
+export function jobObjectName(parts: string[], max: number): string {
+    const name = parts.map((p) => p.toLowerCase().replace(/[^a-z0-9-]/g, "-")).join("-");
+    if (name.length <= max) return name;
+    const hash = crypto.createHash("sha256").update(name).digest("hex").slice(0, 8);
+    return `${name.slice(0, max - 9).replace(/-+$/, "")}-${hash}`;
+}
+
+/** The CronJob (`<name>-cronjob`) and the restore Job (`<name>-restore`) of one app on one server. */
+export function tenantBackupJobs(name: string, spec: TenantBackupJobsSpec, namespace: pulumi.Input<string>, provider: k8s.Provider, parent: pulumi.Resource): void {
+    const opts = { parent, provider };
+    const labels = {
+        "app.kubernetes.io/managed-by": "tenant-databases",
+        "tenant-databases.io/app": dnsName(spec.app),
+        "tenant-databases.io/engine": spec.engine,
+        [JOB_FOR_LABEL]: spec.server,
+    };
+    if (spec.backup) {
+        const b = spec.backup;
+        const pod = podSpec(spec, "backup", b.script, { KEEP: String(b.keep) });
+        new k8s.batch.v1.CronJob(
+            `${name}-cronjob`,
+            {
+                metadata: { name: jobObjectName(["backup", dnsName(spec.app), spec.engine], 52), namespace, labels },
+                spec: {
+                    schedule: b.schedule,
+                    timeZone: "Etc/UTC",
+                    // A backup still running is never joined by a second one; a missed run is not made up hours later.
+                    concurrencyPolicy: "Forbid",
+                    startingDeadlineSeconds: 3600,
+                    successfulJobsHistoryLimit: 3,
+                    failedJobsHistoryLimit: 3,
+                    jobTemplate: { metadata: { labels }, spec: { backoffLimit: 1, template: { metadata: { labels }, spec: pod } } },
+                },
+            },
+            opts,
+        );
+    }
+    if (spec.restore) {
+        const r = spec.restore;
+        const pod = podSpec(spec, "restore", r.script, { FROM: r.from, REPLACE: String(r.replace) });
+        // Named after the backup: a new `from` is a new Job, the same config never runs it twice.
+        // No TTL: a Job deleted by the cluster would be created again by the next `pulumi up`.
+        new k8s.batch.v1.Job(
+            `${name}-restore`,
+            {
+                metadata: { name: jobObjectName(["restore", dnsName(spec.app), spec.engine, r.from === "latest" ? "latest" : r.from.slice(spec.app.length + spec.engine.length + 2)], 63), namespace, labels },
+                // A refused restore fails once, with its reason in the log, and fails `pulumi up`.
+                spec: { backoffLimit: 0, template: { metadata: { labels }, spec: pod } },
+            },
+            { ...opts, dependsOn: spec.dependsOn },
+        );
+    }
+}
+
+/** The pod of a backup (dump, then upload) or a restore (download, then restore). */
+function podSpec(spec: TenantBackupJobsSpec, kind: "backup" | "restore", script: string, own: Record<string, string>): k8s.types.input.core.v1.PodSpec {
+    const adminSecret = serverObjectNames(spec.server).Secret[0];
+    const common = { APP: spec.app, ENGINE: spec.engine, BACKUP_DIR, HOME: "/tmp", ...own };
+    const engineContainer = {
+        name: kind === "backup" ? "dump" : "restore",
+        image: spec.image.image,
+        command: ["sh", "-c", script],
+        env: [
+            ...envList({ ...spec.env, ...common }),
+            ...Object.entries(spec.serverSecretEnv).map(([name, key]) => ({ name, valueFrom: { secretKeyRef: { name: adminSecret, key } } })),
+        ],
+        ...containerBasics(spec.image.uid),
+    };
+    const volumes = [
+        { name: "tmp", emptyDir: {} },
+        "s3" in spec.store ? { name: "backups", emptyDir: {} } : { name: "backups", persistentVolumeClaim: { claimName: spec.store.claimName } },
+    ];
+    const podBasics = {
+        restartPolicy: "Never",
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: { runAsNonRoot: true, fsGroup: BACKUP_GROUP, seccompProfile: { type: "RuntimeDefault" } },
+        volumes,
+    };
+    if (!("s3" in spec.store)) return { ...podBasics, containers: [engineContainer] };
+
+    const s3 = spec.store.s3;
+    const rclone = {
+        name: kind === "backup" ? "upload" : "fetch",
+        image: RCLONE_IMAGE.image,
+        command: ["sh", "-c", kind === "backup" ? s3UploadScript(spec.extension) : s3FetchScript(spec.extension)],
+        env: [
+            ...envList({ ...s3Env(s3), ...common }),
+            ...["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map((name) => ({ name, valueFrom: { secretKeyRef: { name: s3.credentialsSecret, key: name } } })),
+        ],
+        // As the engine container's user: the frame writes backups readable by their owner only (umask 077).
+        ...containerBasics(spec.image.uid),
+    };
+    // Init containers run in order and stop the pod at the first failure.
+    return kind === "backup"
+        ? { ...podBasics, initContainers: [engineContainer], containers: [rclone] }
+        : { ...podBasics, initContainers: [rclone], containers: [engineContainer] };
+}
+
+function containerBasics(uid: number) {
+    return {
+        resources: JOB_RESOURCES,
+        securityContext: {
+            runAsUser: uid,
+            runAsGroup: uid,
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ["ALL"] },
+        },
+        volumeMounts: [
+            { name: "tmp", mountPath: "/tmp" },
+            { name: "backups", mountPath: BACKUP_DIR },
+        ],
+    };
+}
+
+function envList(env: Record<string, pulumi.Input<string>>) {
+    return Object.entries(env).map(([name, value]) => ({ name, value }));
+}
+
+/** The volume claim every backup of the stack goes to (destination `volume`); never deleted by Pulumi. */
+export function backupVolumeClaim(
+    name: string,
+    volume: { sizeGi: number; storageClass?: string },
+    namespace: pulumi.Input<string>,
+    provider: k8s.Provider,
+    parent: pulumi.Resource,
+    protect: boolean,
+): pulumi.Output<string> {
+    const claim = new k8s.core.v1.PersistentVolumeClaim(
+        `${name}-backups`,
+        {
+            metadata: { name: "tenant-backups", namespace, labels: { "app.kubernetes.io/managed-by": "tenant-databases" } },
+            spec: {
+                accessModes: ["ReadWriteOnce"],
+                storageClassName: volume.storageClass,
+                resources: { requests: { storage: `${volume.sizeGi}Gi` } },
+            },
+        },
+        // Backups outlive everything else: never deleted by Pulumi.
+        { parent, provider, retainOnDelete: true, protect },
+    );
+    return claim.metadata.name;
+}

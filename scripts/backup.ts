@@ -1,0 +1,96 @@
+// Backups and restores on the Docker target (Kubernetes runs them as CronJobs and Jobs):
+//
+//   npm run backup -- <app> [--engine <engine>] [--stack <stack>] [--dir <path>]
+//   npm run restore -- <app> --engine <engine> [--from <id>|latest] [--replace] [--stack <stack>] [--dir <path>]
+//
+// Runs the engine's rendered backup or restore script in a one-off container of the server's
+// image, in the server container's network, with the directory mounted (stacks/docker-backup.ts).
+// The server's admin password is read from its container and passed in an env file (mode 0600,
+// deleted afterwards), never on a command line.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigError, parseStackConfig } from "../stacks/config";
+import { DockerBackupRequest, dockerBackupRuns, dockerEnvFile } from "../stacks/docker-backup";
+import { REPO_ROOT, StackFileError, stackFileConfig, stackNames } from "../stacks/files";
+
+const USAGE = {
+    backup: "usage: npm run backup -- <app> [--engine <engine>] [--stack <stack>] [--dir <path>]",
+    restore: "usage: npm run restore -- <app> --engine <engine> [--from <id>|latest] [--replace] [--stack <stack>] [--dir <path>]",
+};
+
+function fail(message: string): never {
+    process.stderr.write(`${message}\n`);
+    process.exit(1);
+}
+
+function docker(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+    const result = spawnSync("docker", args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
+    if (result.error) fail(`cannot run docker (${result.error.message}); is the Docker engine installed and running?`);
+    return result;
+}
+
+/** The server container's environment: what its admin secrets were started with. */
+function containerEnv(container: string): Record<string, string> {
+    const result = docker(["inspect", "--format", "{{json .Config.Env}}", container]);
+    if (result.status !== 0) fail(`docker inspect ${container} failed (is the stack up?):\n${result.stderr.trim()}`);
+    const lines = JSON.parse(result.stdout) as string[];
+    return Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+}
+
+/** The command line, parsed; `--stack` defaults to the one Docker stack file of the repo. */
+export function parseArgs(mode: "backup" | "restore", argv: string[]): DockerBackupRequest {
+    const flags = new Map<string, string>();
+    const positional: string[] = [];
+    let replace = false;
+    const valued = ["--engine", "--stack", "--dir", ...(mode === "restore" ? ["--from"] : [])];
+    for (let i = 0; i < argv.length; i++) {
+        if (valued.includes(argv[i])) flags.set(argv[i], argv[++i] ?? fail(`${argv[i]} needs a value\n${USAGE[mode]}`));
+        else if (mode === "restore" && argv[i] === "--replace") replace = true;
+        else if (argv[i].startsWith("--")) fail(`unknown option ${argv[i]}\n${USAGE[mode]}`);
+        else positional.push(argv[i]);
+    }
+    if (positional.length !== 1) fail(USAGE[mode]);
+    let stack = flags.get("--stack");
+    if (stack === undefined) {
+        const dockerStacks = stackNames().filter((s) => stackFileConfig(s).target === "docker");
+        if (dockerStacks.length !== 1) fail(`say which stack with --stack; Docker stacks: ${dockerStacks.join(", ") || "none"}`);
+        stack = dockerStacks[0];
+    }
+    return { mode, stack, app: positional[0], engine: flags.get("--engine"), dir: flags.get("--dir"), from: flags.get("--from"), replace };
+}
+
+function main(mode: "backup" | "restore", argv: string[]): void {
+    const request = parseArgs(mode, argv);
+    let runs;
+    try {
+        runs = dockerBackupRuns(parseStackConfig(stackFileConfig(request.stack)), request, REPO_ROOT, `${os.userInfo().uid}:${os.userInfo().gid}`);
+    } catch (err) {
+        if (err instanceof ConfigError || err instanceof StackFileError || err instanceof Error) fail(err.message);
+        throw err;
+    }
+    let failed = false;
+    for (const run of runs) {
+        if (mode === "backup") fs.mkdirSync(run.args.find((a) => a.startsWith("--volume="))!.slice("--volume=".length).split(":")[0], { recursive: true, mode: 0o700 });
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tenant-backup-"));
+        const envFile = path.join(dir, "env");
+        try {
+            fs.writeFileSync(envFile, dockerEnvFile(run.env(containerEnv(run.container))), { mode: 0o600 });
+            const result = spawnSync("docker", run.args.map((a) => a.replace("{envFile}", envFile)), { stdio: "inherit" });
+            if (result.status !== 0) {
+                process.stderr.write(`${mode} of ${request.app}'s ${run.engine} data failed\n`);
+                failed = true;
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+    if (failed) process.exit(1);
+}
+
+if (require.main === module) {
+    const mode = process.argv[2];
+    if (mode !== "backup" && mode !== "restore") fail("usage: ts-node scripts/backup.ts backup|restore <app> ...");
+    main(mode, process.argv.slice(3));
+}

@@ -1,0 +1,215 @@
+// Backups on Kubernetes, as a whole stack renders them under mocks: a CronJob per app and engine
+// running the engine's rendered script with the variables it reads (the secret ones from the
+// server's admin Secret), a restore Job named after its backup and waiting for the tenant, the
+// restricted Pod Security profile, admission to the server's port, and valid objects.
+import * as assert from "assert";
+import { backupEnvironment, backupScript, restoreScript } from "../components/backup";
+import { s3FetchScript, s3UploadScript } from "../components/backup-s3";
+import { engineNamed } from "../components/engines";
+import { parseStackConfig } from "../stacks/config";
+import { planTopology } from "../stacks/plan";
+import { kubernetesServiceHost } from "../infra/kubernetes";
+import { JOB_FOR_LABEL } from "../infra/naming";
+import { MockRun, RecordedResource, finder, plaintextOccurrences } from "./helpers/pulumi";
+import { runStackConfig } from "./helpers/stacks";
+import type { StackOutputs } from "../stacks/program";
+
+const CRONJOB = "kubernetes:batch/v1:CronJob";
+const JOB = "kubernetes:batch/v1:Job";
+const PVC = "kubernetes:core/v1:PersistentVolumeClaim";
+const SECRET = "kubernetes:core/v1:Secret";
+const NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
+
+const VOLUME = { volume: { sizeGi: 20, storageClass: "standard" } };
+const S3 = { s3: { bucket: "tenant-backups", prefix: "prod/", endpoint: "https://s3.example.com", region: "eu-central-1", credentialsSecret: "backup-s3" } };
+
+function stack(destination: object) {
+    return {
+        target: "kubernetes",
+        engines: { postgresql: {}, mysql: { backup: { schedule: "15 * * * *" } }, redis: { databases: 4 }, mongodb: {}, qdrant: {} },
+        apps: {
+            app_a: {
+                postgresql: { restore: { from: "app_a-postgresql-20261101T030000Z.pgdump", replace: true } },
+                mysql: {},
+                redis: { db: 0, restore: { from: "latest" } },
+                mongodb: {},
+                qdrant: { collections: { docs: { size: 4, distance: "Cosine" } } },
+            },
+            app_b: { postgresql: { placement: "dedicated", backup: { keep: 3 } }, redis: { db: 1 } },
+            app_c: { postgresql: { backup: false } },
+        },
+        backup: { schedule: "0 */6 * * *", keep: 28, destination },
+    };
+}
+
+type Container = { name: string; image: string; command: string[]; env: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[]; securityContext: Record<string, unknown> };
+
+function podOf(r: RecordedResource) {
+    const template = r.type === CRONJOB ? r.inputs.spec.jobTemplate.spec.template : r.inputs.spec.template;
+    return template as { metadata: { labels: Record<string, string> }; spec: { initContainers?: Container[]; containers: Container[]; securityContext: Record<string, unknown>; volumes: Record<string, any>[] } };
+}
+
+/** A container's variables as the pod sees them: plain values, and the keys of Secrets resolved from the stack's own Secrets. */
+function envOf(c: Container, resources: RecordedResource[]): Record<string, string> {
+    const secrets = new Map(resources.filter((r) => r.type === SECRET).map((r) => [r.inputs.metadata.name as string, r.inputs.stringData as Record<string, string>]));
+    return Object.fromEntries(
+        c.env.map((e) => {
+            if (e.value !== undefined) return [e.name, e.value];
+            const ref = e.valueFrom!.secretKeyRef;
+            const data = secrets.get(ref.name);
+            assert.ok(data, `${c.name}: Secret ${ref.name} exists in the stack`);
+            assert.ok(ref.key in data, `${c.name}: Secret ${ref.name} has ${ref.key}`);
+            return [e.name, data[ref.key]];
+        }),
+    );
+}
+
+describe("backups on Kubernetes (rendered under mocks)", function () {
+    this.timeout(60000);
+    let volume: MockRun<StackOutputs>;
+    let s3: MockRun<StackOutputs>;
+    before(async () => {
+        volume = await runStackConfig(stack(VOLUME));
+        s3 = await runStackConfig(stack(S3));
+    });
+
+    it("schedules one CronJob per backed-up app and engine, at its resolved schedule and keep, in UTC", () => {
+        const jobs = finder(volume.resources).all(CRONJOB);
+        const seen = jobs.map((j) => [j.inputs.metadata.name, j.inputs.spec.schedule, envOf(podOf(j).spec.containers[0], volume.resources).KEEP]).sort();
+        assert.deepStrictEqual(seen, [
+            ["backup-app-a-mongodb", "0 */6 * * *", "28"],
+            ["backup-app-a-mysql", "15 * * * *", "28"],
+            ["backup-app-a-postgresql", "0 */6 * * *", "28"],
+            ["backup-app-a-qdrant", "0 */6 * * *", "28"],
+            ["backup-app-a-redis", "0 */6 * * *", "28"],
+            ["backup-app-b-postgresql", "0 */6 * * *", "3"],
+            ["backup-app-b-redis", "0 */6 * * *", "28"],
+        ]);
+        for (const j of jobs) {
+            assert.strictEqual(j.inputs.spec.timeZone, "Etc/UTC");
+            assert.strictEqual(j.inputs.spec.concurrencyPolicy, "Forbid");
+            assert.strictEqual(j.inputs.metadata.namespace, "databases");
+        }
+    });
+
+    it("runs exactly the engine's rendered scripts, with every variable they read, secrets from the server's admin Secret", () => {
+        const config = parseStackConfig(stack(VOLUME));
+        const find = finder(volume.resources);
+        for (const server of planTopology(config).servers) {
+            const engine = engineNamed(server.engine);
+            const hook = engine.backup!;
+            const adminEnv = find.one(SECRET, `${server.name}-admin`).inputs.stringData as Record<string, string>;
+            for (const tenant of server.tenants) {
+                const expectedEnv = backupEnvironment(hook, { host: kubernetesServiceHost(server.name, "databases"), port: engine.defaults.port, options: server.settings.options }, tenant, adminEnv);
+                const frame = { APP: tenant.app, ENGINE: server.engine, BACKUP_DIR: "/backups", HOME: "/tmp" };
+                if (tenant.backup) {
+                    const [dump] = podOf(find.one(CRONJOB, `${tenant.app}-${server.engine}-backups-cronjob`)).spec.containers;
+                    assert.deepStrictEqual(dump.command, ["sh", "-c", backupScript(hook.commands)]);
+                    assert.strictEqual(dump.image, hook.clientImage?.image ?? server.settings.image);
+                    assert.strictEqual(dump.securityContext.runAsUser, hook.clientImage?.uid ?? engine.defaults.uid);
+                    assert.deepStrictEqual(envOf(dump, volume.resources), { ...expectedEnv, ...frame, KEEP: String(tenant.backup.keep) });
+                } else {
+                    assert.strictEqual(find.all(CRONJOB).filter((j) => j.name.startsWith(`${tenant.app}-${server.engine}-`)).length, 0, `${tenant.app} ${server.engine}: no CronJob`);
+                }
+                if (tenant.restore) {
+                    const [restore] = podOf(find.one(JOB, `${tenant.app}-${server.engine}-backups-restore`)).spec.containers;
+                    assert.deepStrictEqual(restore.command, ["sh", "-c", restoreScript(hook.commands)]);
+                    assert.deepStrictEqual(envOf(restore, volume.resources), { ...expectedEnv, ...frame, FROM: tenant.restore.from, REPLACE: String(tenant.restore.replace) });
+                }
+            }
+        }
+        assert.strictEqual(find.all(JOB).length, 2, "restores only where configured");
+    });
+
+    it("names a restore Job after its backup, and waits for the tenant before it runs", () => {
+        const find = finder(volume.resources);
+        const pg = find.one(JOB, "app_a-postgresql-backups-restore");
+        assert.strictEqual(pg.inputs.metadata.name, "restore-app-a-postgresql-20261101t030000z-pgdump");
+        assert.strictEqual(find.one(JOB, "app_a-redis-backups-restore").inputs.metadata.name, "restore-app-a-redis-latest");
+        assert.strictEqual(pg.inputs.spec.backoffLimit, 0, "a refused restore fails once");
+        assert.strictEqual(pg.inputs.spec.ttlSecondsAfterFinished, undefined, "a finished Job stays, so the same config never runs it again");
+        const tenant = find.all("tenant-databases:postgresql:PostgresqlTenant").find((t) => t.name === "app_a-postgresql")!;
+        // dependsOn a component waits for every resource under it.
+        const children = volume.resources.filter((r) => r.custom && r.parent === tenant.urn).map((r) => r.type);
+        assert.ok(children.includes("postgresql:index/database:Database") && children.includes("postgresql:index/role:Role"));
+        for (const child of volume.resources.filter((r) => r.custom && r.parent === tenant.urn)) {
+            assert.ok(pg.dependencies.includes(child.urn), `the restore waits for ${child.name}`);
+        }
+    });
+
+    it("admits the Job pods of a server, and only those, to that server's port", () => {
+        const find = finder(volume.resources);
+        for (const server of ["postgresql", "postgresql-app-b", "mysql", "redis", "mongodb", "qdrant"]) {
+            const rules = find.one(NETPOL, `${server}-clients`).inputs.spec.ingress as { from: Record<string, any>[]; ports: unknown[] }[];
+            const jobRules = rules.filter((r) => r.from.some((f) => f.podSelector));
+            assert.deepStrictEqual(jobRules.map((r) => r.from), [[{ podSelector: { matchLabels: { [JOB_FOR_LABEL]: server } } }]], server);
+            assert.deepStrictEqual(jobRules[0].ports, rules[0].ports);
+        }
+        for (const job of [...find.all(CRONJOB), ...find.all(JOB)]) {
+            const labels = podOf(job).metadata.labels;
+            assert.ok(["postgresql", "postgresql-app-b", "mysql", "redis", "mongodb", "qdrant"].includes(labels[JOB_FOR_LABEL]), job.name);
+        }
+        assert.strictEqual(podOf(find.one(CRONJOB, "app_b-postgresql-backups-cronjob")).metadata.labels[JOB_FOR_LABEL], "postgresql-app-b");
+    });
+
+    it("runs every backup container under the restricted Pod Security profile", () => {
+        for (const run of [volume, s3]) {
+            for (const job of [...finder(run.resources).all(CRONJOB), ...finder(run.resources).all(JOB)]) {
+                const pod = podOf(job).spec;
+                assert.strictEqual(pod.securityContext.runAsNonRoot, true);
+                assert.deepStrictEqual(pod.securityContext.seccompProfile, { type: "RuntimeDefault" });
+                for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+                    assert.strictEqual(c.securityContext.allowPrivilegeEscalation, false, `${job.name} ${c.name}`);
+                    assert.strictEqual(c.securityContext.readOnlyRootFilesystem, true);
+                    assert.deepStrictEqual(c.securityContext.capabilities, { drop: ["ALL"] });
+                    assert.ok((c.securityContext.runAsUser as number) > 0);
+                }
+            }
+        }
+    });
+
+    it("keeps backups on one retained volume claim in the server namespace", () => {
+        const find = finder(volume.resources);
+        const claim = find.one(PVC, "tenant-databases-backups");
+        assert.deepStrictEqual(claim.inputs.spec, { accessModes: ["ReadWriteOnce"], storageClassName: "standard", resources: { requests: { storage: "20Gi" } } });
+        assert.strictEqual(claim.retainOnDelete, true);
+        for (const job of find.all(CRONJOB)) {
+            assert.deepStrictEqual(podOf(job).spec.volumes.find((v) => v.name === "backups"), { name: "backups", persistentVolumeClaim: { claimName: "tenant-backups" } });
+        }
+    });
+
+    it("S3: dumps in an init container, then uploads and prunes with rclone; a restore downloads first", () => {
+        const find = finder(s3.resources);
+        assert.strictEqual(find.all(PVC).filter((c) => c.name.endsWith("backups")).length, 0);
+        const cron = podOf(find.one(CRONJOB, "app_a-postgresql-backups-cronjob")).spec;
+        assert.deepStrictEqual(cron.initContainers!.map((c) => c.name), ["dump"]);
+        assert.deepStrictEqual(cron.containers.map((c) => c.name), ["upload"]);
+        assert.deepStrictEqual(cron.containers[0].command, ["sh", "-c", s3UploadScript("pgdump")]);
+        assert.strictEqual(cron.containers[0].securityContext.runAsUser, cron.initContainers![0].securityContext.runAsUser, "rclone reads the dump its owner wrote");
+        const upload = envOf(cron.containers[0], s3.resources.concat([{ type: SECRET, inputs: { metadata: { name: "backup-s3" }, stringData: { AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s" } } } as unknown as RecordedResource]));
+        assert.strictEqual(upload.S3_PATH, "tenant-backups/prod");
+        assert.strictEqual(upload.AWS_SECRET_ACCESS_KEY, "s", "credentials from the operator's Secret, by reference");
+        assert.deepStrictEqual(cron.volumes.find((v) => v.name === "backups"), { name: "backups", emptyDir: {} });
+
+        const restore = podOf(find.one(JOB, "app_a-postgresql-backups-restore")).spec;
+        assert.deepStrictEqual(restore.initContainers!.map((c) => [c.name, c.command[2]]), [["fetch", s3FetchScript("pgdump")]]);
+        assert.deepStrictEqual(restore.containers.map((c) => c.name), ["restore"]);
+    });
+
+    it("puts no password in plain text in any backup object", () => {
+        for (const run of [volume, s3]) {
+            const objects = run.resources.filter((r) => r.type === CRONJOB || r.type === JOB || r.type === PVC);
+            assert.ok(objects.length >= 7);
+            assert.deepStrictEqual(plaintextOccurrences(objects.map((o) => o.rawInputs), run.passwords), []);
+        }
+    });
+
+    it("every backup object is valid against the Kubernetes schemas", async () => {
+        for (const r of [...volume.resources, ...s3.resources].filter((r) => [CRONJOB, JOB, PVC].includes(r.type))) {
+            const [group, version] = (r.inputs.apiVersion as string).includes("/") ? (r.inputs.apiVersion as string).split("/") : ["", r.inputs.apiVersion];
+            const mod = (await import(group ? `kubernetes-models/${group}/${version}/${r.inputs.kind}` : `kubernetes-models/${version}/${r.inputs.kind}`)) as Record<string, new (d: unknown) => { validate(): void }>;
+            assert.doesNotThrow(() => new mod[r.inputs.kind](r.inputs).validate(), `${r.inputs.kind} ${r.inputs.metadata.name}`);
+            assert.ok((r.inputs.metadata.name as string).length <= (r.type === CRONJOB ? 52 : 63));
+        }
+    });
+});
