@@ -1,6 +1,7 @@
-// Per-tenant backup and restore on real servers, running exactly the scripts the program renders
-// (components/backup.ts with each engine descriptor's commands), as a Job would: sh -c <script>
-// with the admin's connection variables, APP, ENGINE, BACKUP_DIR, and KEEP or FROM and REPLACE.
+// Per-tenant backup and restore on real servers, running exactly the containers a Kubernetes stack
+// renders for its backup CronJobs and restore Jobs (tests/helpers/rendered-jobs.ts): their script,
+// and their variables with the test server's address, its admin password for the Secret's key and
+// a temporary directory for the volume. Tests vary only KEEP, FROM and REPLACE, as config would.
 // PostgreSQL from its Debian package; MariaDB stands in for MySQL (its mysqldump and mysql
 // clients carry the same names and options used here); redis-server started as the program
 // starts it, with the program's tenants.
@@ -12,34 +13,30 @@ import Redis from "ioredis";
 import * as mysql from "mysql2/promise";
 import * as path from "path";
 import { Client } from "pg";
-import { BackupCommands, EngineBackup, backupEnvironment, backupScript, restoreScript } from "../components/backup";
 import { grantDatabasePattern } from "../components/mysql/mysql";
-import { MYSQL_BACKUP } from "../components/mysql/engine";
-import { POSTGRESQL_BACKUP } from "../components/postgresql/engine";
 import { postgresqlRoleStatements } from "../components/postgresql/postgresql-settings";
-import { REDIS_BACKUP, RedisOptions } from "../components/redis/engine";
 import { ProgramRedis, createProgramTenants, redisProgram, startProgramRedis } from "./helpers/redis-server";
 import { initPostgres, startPostgres } from "./helpers/postgres";
 import { freePort, startMariadb, tempDir } from "./helpers/servers";
+import { RenderedRun, renderedBackupJobs } from "./helpers/rendered-jobs";
 
 const APPS = ["app_a", "app_b"];
 const PASSWORDS: Record<string, string> = { app_a: "pw-a-0123456789", app_b: "pw-b-0123456789" };
 
-/**
- * The variables a Job gives an engine's commands for a server on loopback: the hook's own, with
- * the secret ones taken from what the server's container would hold (`serverEnv`). These engines'
- * variables depend on no setting but Redis's number of databases.
- */
-function jobEnv<O>(hook: EngineBackup<O>, port: number, serverEnv: Record<string, string>, options?: O): Record<string, string> {
-    return backupEnvironment(hook, { host: "127.0.0.1", port, options: options as O }, { app: "unused", options: undefined }, serverEnv);
+interface StartedServer {
+    port: number;
+    secrets: Record<string, string>;
+    path: string;
+    stop(): Promise<void>;
 }
 
 /** One engine's real server, with its tenants set up as the program sets them up. */
 interface Harness {
     engine: string;
-    commands: BackupCommands;
-    /** Starts the server and creates the tenants; returns the admin's variables for the scripts and PATH. */
-    start(dir: string): Promise<{ env: Record<string, string>; path: string; stop(): Promise<void> }>;
+    /** Backup file extension. */
+    extension: string;
+    /** Starts the server and creates the tenants; returns its port, what its container's environment would hold, and the clients' PATH. */
+    start(dir: string): Promise<StartedServer>;
     /** SQL as a tenant, in its own database. */
     query(app: string, sql: string): Promise<Record<string, unknown>[]>;
     /** The tenant `intruder` connecting to `victim`'s database: must be refused. */
@@ -60,7 +57,7 @@ function postgresqlHarness(): Harness {
     };
     return {
         engine: "postgresql",
-        commands: POSTGRESQL_BACKUP.commands,
+        extension: "pgdump",
         async start(dir) {
             port = await freePort();
             await initPostgres({ dir, adminPassword: admin });
@@ -70,7 +67,7 @@ function postgresqlHarness(): Harness {
                 for (const sql of postgresqlRoleStatements(app, PASSWORDS[app], { connectionLimit: 5, statementTimeoutSeconds: 60, idleInTransactionTimeoutSeconds: 60 })) await root.query(sql);
             }
             await root.end();
-            return { env: jobEnv(POSTGRESQL_BACKUP, port, { POSTGRES_PASSWORD: admin }), path: server.binDir, stop: () => server.stop() };
+            return { port, secrets: { POSTGRES_PASSWORD: admin }, path: server.binDir, stop: () => server.stop() };
         },
         async query(app, sql) {
             const c = await connect(app, PASSWORDS[app], app);
@@ -101,7 +98,7 @@ function mysqlHarness(): Harness {
     const connect = (user: string, password: string, database?: string) => mysql.createConnection({ host: "127.0.0.1", port, user, password, database, multipleStatements: true });
     return {
         engine: "mysql",
-        commands: MYSQL_BACKUP.commands,
+        extension: "sql",
         async start(dir) {
             port = await freePort();
             const server = await startMariadb({ port, dir });
@@ -113,7 +110,7 @@ function mysqlHarness(): Harness {
                 await root.query(`GRANT ALL PRIVILEGES ON \`${grantDatabasePattern(app)}\`.* TO '${app}'@'%'`);
             }
             await root.end();
-            return { env: jobEnv(MYSQL_BACKUP, port, { MYSQL_ROOT_PASSWORD: "" }), path: "", stop: () => server.stop() };
+            return { port, secrets: { MYSQL_ROOT_PASSWORD: "" }, path: "", stop: () => server.stop() };
         },
         async query(app, sql) {
             const c = await connect(app, PASSWORDS[app], app);
@@ -137,24 +134,25 @@ function mysqlHarness(): Harness {
 }
 
 for (const harness of [postgresqlHarness(), mysqlHarness()]) {
-    const { engine, commands } = harness;
+    const { engine, extension } = harness;
     describe(`${engine}: per-tenant backup and restore on a real server (the rendered scripts)`, function () {
         this.timeout(60000);
         let tmp: { dir: string; remove(): void };
-        let server: { env: Record<string, string>; path: string; stop(): Promise<void> };
+        let server: StartedServer;
+        let jobs: Record<string, { backup: RenderedRun; restore: RenderedRun }>;
         let backupDir: string;
         let first: string;
 
         const rows = async (app: string) => (await harness.query(app, "SELECT id, note FROM notes ORDER BY id")).map((r) => `${r.id}:${r.note}`);
-        const run = (script: string, env: Record<string, string>) => {
-            const result = spawnSync("sh", ["-c", script], {
+        const run = (job: RenderedRun, env: Record<string, string>) => {
+            const result = spawnSync("sh", ["-c", job.script], {
                 encoding: "utf8",
-                env: { PATH: [server.path, process.env.PATH].filter(Boolean).join(":"), ...server.env, ENGINE: engine, BACKUP_DIR: backupDir, ...env },
+                env: { PATH: [server.path, process.env.PATH].filter(Boolean).join(":"), ...job.env({ port: server.port, secrets: server.secrets, backupDir }), ...env },
             });
             return { status: result.status, stdout: result.stdout, stderr: result.stderr };
         };
-        const backup = (app: string, keep = 28, env: Record<string, string> = {}) => run(backupScript(commands), { APP: app, KEEP: String(keep), ...env });
-        const restore = (app: string, from: string, replace?: boolean) => run(restoreScript(commands), { APP: app, FROM: from, ...(replace ? { REPLACE: "true" } : {}) });
+        const backup = (app: string, keep = 28, env: Record<string, string> = {}) => run(jobs[app].backup, { KEEP: String(keep), ...env });
+        const restore = (app: string, from: string, replace = false) => run(jobs[app].restore, { FROM: from, REPLACE: String(replace) });
         const files = () => fs.readdirSync(backupDir).sort();
         const nameIn = (stdout: string) => /^backup (\S+)$/m.exec(stdout)![1];
         const escaped = (s: string) => s.replace(/[.()]/g, (c) => `\\${c}`);
@@ -163,6 +161,7 @@ for (const harness of [postgresqlHarness(), mysqlHarness()]) {
             tmp = tempDir(`backup-${engine}`);
             backupDir = path.join(tmp.dir, "backups");
             fs.mkdirSync(backupDir);
+            jobs = await renderedBackupJobs(engine, {}, { app_a: {}, app_b: {} });
             server = await harness.start(tmp.dir);
             for (const app of APPS) {
                 await harness.query(app, "CREATE TABLE notes (id int PRIMARY KEY, note text)");
@@ -175,11 +174,11 @@ for (const harness of [postgresqlHarness(), mysqlHarness()]) {
             tmp?.remove();
         });
 
-        it(`dumps only the app's own data to <app>-${engine}-<time>.${commands.extension}`, () => {
+        it(`dumps only the app's own data to <app>-${engine}-<time>.${extension}`, () => {
             const result = backup("app_a");
             assert.strictEqual(result.status, 0, result.stderr);
             first = nameIn(result.stdout);
-            assert.match(first, new RegExp(`^app_a-${engine}-\\d{8}T\\d{6}Z\\.${commands.extension}$`));
+            assert.match(first, new RegExp(`^app_a-${engine}-\\d{8}T\\d{6}Z\\.${extension}$`));
             assert.deepStrictEqual(files(), [first], "no partial or temporary file left");
             const text = harness.dumpText(path.join(backupDir, first), server.path);
             assert.match(text, /app_a secret/);
@@ -231,7 +230,7 @@ for (const harness of [postgresqlHarness(), mysqlHarness()]) {
         });
 
         it("keeps exactly KEEP of the app's backups, and none of another app's or engine's is touched", () => {
-            const ext = commands.extension;
+            const ext = extension;
             const older = ["20200101T000000Z", "20210101T000000Z", "20220101T000000Z"].map((t) => `app_a-${engine}-${t}.${ext}`);
             const others = [`app_a_x-${engine}-20200101T000000Z.${ext}`, `app_b-${engine}-20200101T000000Z.${ext}`, `app_a-other-20200101T000000Z.${ext}`];
             for (const f of [...older, ...others]) fs.writeFileSync(path.join(backupDir, f), "old");
@@ -262,27 +261,22 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
     let redis: ProgramRedis;
     let urls: Record<string, string>;
     let backupDir: string;
+    let jobs: Record<string, { backup: RenderedRun; restore: RenderedRun }>;
     const clients: Redis[] = [];
     const client = (url: string, db?: number) => {
         const c = new Redis(db === undefined ? url : url.replace(/\/\d+$/, `/${db}`), { lazyConnect: false, maxRetriesPerRequest: 0 });
         clients.push(c);
         return c;
     };
-    const run = (script: string, env: Record<string, string>) => {
-        const result = spawnSync("sh", ["-c", script], {
+    const run = (job: RenderedRun, env: Record<string, string>) => {
+        const result = spawnSync("sh", ["-c", job.script], {
             encoding: "utf8",
-            env: {
-                PATH: process.env.PATH,
-                ...jobEnv(REDIS_BACKUP, redis.port, { REDISCLI_AUTH: redis.adminPassword }, { databases: DATABASES } as RedisOptions),
-                ENGINE: "redis",
-                BACKUP_DIR: backupDir,
-                ...env,
-            },
+            env: { PATH: process.env.PATH, ...job.env({ port: redis.port, secrets: { REDISCLI_AUTH: redis.adminPassword }, backupDir }), ...env },
         });
         return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     };
-    const backup = (app: string) => run(backupScript(REDIS_BACKUP.commands), { APP: app, KEEP: "5" });
-    const restore = (app: string, from: string, replace?: boolean) => run(restoreScript(REDIS_BACKUP.commands), { APP: app, FROM: from, ...(replace ? { REPLACE: "true" } : {}) });
+    const backup = (app: string) => run(jobs[app].backup, { KEEP: "5" });
+    const restore = (app: string, from: string, replace = false) => run(jobs[app].restore, { FROM: from, REPLACE: String(replace) });
 
     /**
      * An app's keys in every database, as the admin reads them: key -> type, value and absolute
@@ -321,6 +315,7 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
     const big = crypto.randomBytes(200000);
 
     before(async () => {
+        jobs = await renderedBackupJobs("redis", { databases: DATABASES }, { app_a: { db: 1 }, app_b: { db: 2 } });
         const program = redisProgram({
             version: "7.0",
             databases: DATABASES,
@@ -413,7 +408,7 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
 
     it("fails, keeping the older backups, when the server refuses the admin", () => {
         const before = fs.readdirSync(backupDir).sort();
-        const result = run(backupScript(REDIS_BACKUP.commands), { APP: "app_a", KEEP: "1", REDISCLI_AUTH: "wrong" });
+        const result = run(jobs.app_a.backup, { KEEP: "1", REDISCLI_AUTH: "wrong" });
         assert.notStrictEqual(result.status, 0);
         assert.match(result.stderr, /WRONGPASS|invalid username-password/);
         assert.deepStrictEqual(fs.readdirSync(backupDir).sort(), before);
