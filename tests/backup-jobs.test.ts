@@ -188,8 +188,8 @@ describe("backups on Kubernetes (rendered under mocks)", function () {
         assert.strictEqual(cron.containers[0].securityContext.runAsUser, cron.initContainers![0].securityContext.runAsUser, "rclone reads the dump its owner wrote");
         const upload = envOf(cron.containers[0], s3.resources.concat([{ type: SECRET, inputs: { metadata: { name: "backup-s3" }, stringData: { AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s" } } } as unknown as RecordedResource]));
         // What tests/backup-s3.integration.test.ts runs the upload script with, and the credentials from the operator's Secret, by reference.
-        assert.deepStrictEqual(upload, { ...s3Env(S3.s3), APP: "app_a", ENGINE: "postgresql", BACKUP_DIR: "/backups", HOME: "/tmp", KEEP: "28", AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s" });
         assert.strictEqual(upload.S3_PATH, "tenant-backups/prod");
+        assert.deepStrictEqual(upload, { ...s3Env(S3.s3), APP: "app_a", ENGINE: "postgresql", BACKUP_DIR: "/backups", HOME: "/tmp", KEEP: "28", AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s" });
         assert.deepStrictEqual(cron.volumes.find((v) => v.name === "backups"), { name: "backups", emptyDir: {} });
 
         const restore = podOf(find.one(JOB, "app_a-postgresql-backups-restore")).spec;

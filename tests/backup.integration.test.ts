@@ -406,6 +406,41 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
         fs.rmSync(path.join(backupDir, forged));
     });
 
+    it("dumps at most a 32nd of maxmemory per call: big keys one by one, a key beyond it fails the backup, not the server", async () => {
+        const admin = client(redis.adminUrl(1));
+        const cap = Math.floor(Number((await admin.config("GET", "maxmemory"))[1]) / 32);
+        const evals = async () => Number(/cmdstat_eval:calls=(\d+)/.exec(await admin.info("commandstats"))![1]);
+        const a = client(urls.app_a);
+        const before = await snapshot("app_a");
+        let calls = await evals();
+        assert.strictEqual(backup("app_a").status, 0);
+        const plain = (await evals()) - calls;
+        // Three values of 0.4 of the budget: one batch cannot hold them all.
+        const big = [0, 1, 2].map((i) => [`app_a:big${i}`, crypto.randomBytes(Math.floor(cap * 0.4))] as const);
+        for (const [k, v] of big) await a.set(k, v);
+        const withBig = await snapshot("app_a");
+        calls = await evals();
+        const result = backup("app_a");
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.ok((await evals()) - calls > plain, "deferred keys are dumped by calls of their own");
+        await a.del(...big.map(([k]) => k));
+        assert.strictEqual(restore("app_a", /^backup (\S+)$/m.exec(result.stdout)![1], true).status, 0);
+        assert.deepStrictEqual(await snapshot("app_a"), withBig, "restored exactly");
+        await a.del(...big.map(([k]) => k));
+        assert.deepStrictEqual(await snapshot("app_a"), before);
+
+        // A tenant's key beyond the limit: that app's backup fails and names it; the server and the neighbour carry on.
+        await a.set("app_a:huge", crypto.randomBytes(Math.floor(cap * 1.1)));
+        const files = fs.readdirSync(backupDir).sort();
+        const refused = backup("app_a");
+        assert.notStrictEqual(refused.status, 0);
+        assert.match(refused.stderr, new RegExp(`key ${Buffer.from("app_a:huge").toString("hex")} \\(hex\\) uses \\d+ bytes; a backup dumps at most ${cap} bytes per key`));
+        assert.deepStrictEqual(fs.readdirSync(backupDir).sort(), files, "older backups kept, no partial file");
+        assert.strictEqual(await client(urls.app_b).get("app_b:secret"), "app_b secret");
+        assert.strictEqual(backup("app_b").status, 0, "the neighbour's backup is not affected");
+        await a.del("app_a:huge");
+    });
+
     it("fails, keeping the older backups, when the server refuses the admin", () => {
         const before = fs.readdirSync(backupDir).sort();
         const result = run(jobs.app_a.backup, { KEEP: "1", REDISCLI_AUTH: "wrong" });

@@ -70,9 +70,19 @@ export interface RedisTenantOptions {
  * DUMP payloads are written hex-encoded, one `<db> <key> <expiry> <payload>` line per key, with
  * the absolute expiry (PEXPIRETIME), restored with RESTORE ... ABSTTL REPLACE. redis-cli exits 0
  * on error replies, so every reply is checked. Needs Redis 7.0 (PEXPIRETIME).
+ *
+ * The server holds a dumped value up to three times while it is dumped (DUMP, its hex form, the
+ * reply), above maxmemory. So a call dumps at most a 32nd of maxmemory (MEMORY USAGE, at least
+ * 1 MiB): a batch defers the keys beyond it to calls of their own, and a key larger than that
+ * fails the backup with its name. A tenant's huge key must not take a shared server down.
  */
-const HEX = 'local function hex(s) return (string.gsub(s, ".", function(c) return string.format("%02x", string.byte(c)) end)) end';
-const UNHEX = 'local function unhex(h) return (string.gsub(h, "..", function(x) return string.char(tonumber(x, 16)) end)) end';
+// Lookup tables: gsub with a table is several times faster than with a function, and a script blocks the server while it runs.
+const HEX = 'local hx = {} for i = 0, 255 do hx[string.char(i)] = string.format("%02x", i) end local function hex(s) return (string.gsub(s, ".", hx)) end';
+/** size(key, cap): the key's memory, nil if it is gone; an error naming it (hex) when it is more than cap. */
+const SIZE_LUA =
+    'local function size(k, cap) local n = redis.call("MEMORY", "USAGE", k, "SAMPLES", "0") if n and n > tonumber(cap) then ' +
+    'return error({err = "key " .. hex(k) .. " (hex) uses " .. n .. " bytes; a backup dumps at most " .. cap .. " bytes per key (a 32nd of maxmemory): raise the memory limit, or split the value"}) end return n end';
+const UNHEX = 'local ux = {} for i = 0, 255 do ux[string.format("%02x", i)] = string.char(i) end local function unhex(h) return (string.gsub(h, "..", ux)) end';
 export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
     env: (server) => ({ REDIS_HOST: server.host, REDIS_PORT: String(server.port), REDIS_USER: REDIS_ADMIN_USER, REDIS_DATABASES: String(server.options.databases) }),
     secretEnv: { REDISCLI_AUTH: "REDISCLI_AUTH" },
@@ -81,19 +91,41 @@ export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
     prelude: [
         'rc() { redis_db=$1; shift; redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" --no-auth-warning -n "$redis_db" "$@"; }',
         // A cursor walk: runs $2 (a Lua script taking cursor and pattern, returning the next cursor first) in database $1, appending the other lines of its replies to $3.
-        'walk() { cursor=0; while :; do reply=$(rc "$1" EVAL "$2" 0 "$cursor" "${APP}:*"); cursor=$(printf "%s\\n" "$reply" | head -n 1)',
+        'walk() { cursor=0; while :; do reply=$(rc "$1" EVAL "$2" 0 "$cursor" "${APP}:*" "$cap"); cursor=$(printf "%s\\n" "$reply" | head -n 1)',
         '  case "$cursor" in ""|*[!0-9]*) echo "redis: $reply" >&2; exit 1;; esac',
         '  printf "%s\\n" "$reply" | tail -n +2 | sed "s/^/$1 /" >> "$3"; [ "$cursor" = 0 ] && break; done; }',
-        `DUMP_LUA='${HEX} local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) local out = {r[1]} for _, k in ipairs(r[2]) do local d = redis.call("DUMP", k) if d then out[#out + 1] = hex(k) .. " " .. redis.call("PEXPIRETIME", k) .. " " .. hex(d) end end return out'`,
+        // Each key's size first; within the batch's budget dumped here, beyond it listed as `<key> later`.
+        `DUMP_LUA='${HEX} ${SIZE_LUA} local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) local out = {r[1]} local used = 0 ` +
+            `for _, k in ipairs(r[2]) do local n = size(k, ARGV[3]) if n then if used + n > tonumber(ARGV[3]) then out[#out + 1] = hex(k) .. " later" else used = used + n ` +
+            `local d = redis.call("DUMP", k) if d then out[#out + 1] = hex(k) .. " " .. redis.call("PEXPIRETIME", k) .. " " .. hex(d) end end end end return out'`,
+        // One deferred key (hex) on its own: `<key> <expiry> <payload>`, or nothing if it is gone.
+        `ONE_LUA='${HEX} ${UNHEX} ${SIZE_LUA} local k = unhex(ARGV[1]) if not size(k, ARGV[2]) then return "" end local d = redis.call("DUMP", k) if not d then return "" end ` +
+            `return ARGV[1] .. " " .. redis.call("PEXPIRETIME", k) .. " " .. hex(d)'`,
         `COUNT_LUA='local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) local out = {r[1]} for _, k in ipairs(r[2]) do out[#out + 1] = "k" end return out'`,
         `CLEAR_LUA='local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) if #r[2] > 0 then redis.call("UNLINK", unpack(r[2])) end return {r[1]}'`,
         // The first argument is the app's prefix: a restore writes no key outside it, whatever the file holds.
         `RESTORE_LUA='${UNHEX} local p = ARGV[1] local n = 0 for i = 2, #ARGV, 3 do local k = unhex(ARGV[i]) if string.sub(k, 1, #p) ~= p then return redis.error_reply("key outside " .. p) end local at = tonumber(ARGV[i + 1]) if at < 0 then at = 0 end redis.call("RESTORE", k, at, unhex(ARGV[i + 2]), "ABSTTL", "REPLACE") n = n + 1 end return n'`,
         'databases=$(seq 0 $((REDIS_DATABASES - 1)))',
+        'maxmemory=$(rc 0 CONFIG GET maxmemory | tail -n 1)',
+        'case "$maxmemory" in ""|*[!0-9]*) echo "redis: $maxmemory" >&2; exit 1;; esac',
+        // No maxmemory (not one of this program's servers): 64 MiB per call.
+        '[ "$maxmemory" -gt 0 ] || maxmemory=2147483648',
+        'cap=$((maxmemory / 32)); [ "$cap" -ge 1048576 ] || cap=1048576',
         'SCRATCH=$(mktemp)',
-        'cleanup="$cleanup $SCRATCH"',
+        'cleanup="$cleanup $SCRATCH $SCRATCH.big.*"',
     ].join("\n"),
-    dump: ': > "$OUT"; for db in $databases; do walk "$db" "$DUMP_LUA" "$OUT"; done',
+    dump: [
+        ': > "$OUT"',
+        "for db in $databases; do",
+        '  : > "$SCRATCH"; walk "$db" "$DUMP_LUA" "$SCRATCH"',
+        // grep, not `read`, for the long lines: sh reads a line a byte at a time.
+        '  grep -v " later$" "$SCRATCH" >> "$OUT" || true',
+        '  grep " later$" "$SCRATCH" | while read -r d key _; do',
+        '    one=$(rc "$d" EVAL "$ONE_LUA" 0 "$key" "$cap")',
+        '    case "$one" in "") ;; [0-9a-f]*" "*" "*) printf "%s %s\\n" "$d" "$one" >> "$OUT";; *) echo "redis: $one" >&2; exit 1;; esac',
+        "  done",
+        "done",
+    ].join("\n"),
     isEmpty: ': > "$SCRATCH"; for db in $databases; do walk "$db" "$COUNT_LUA" "$SCRATCH"; done; test ! -s "$SCRATCH"',
     clear: 'for db in $databases; do walk "$db" "$CLEAR_LUA" /dev/null; done',
     // Payloads up to 64 KiB in batches of 100 keys; bigger ones one at a time through stdin (-x), not the command line.
@@ -102,7 +134,9 @@ export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
         'for db in $databases; do',
         '  grep "^$db " "$IN" | awk \'length($4) <= 65536 { print $2; print $3; print $4 }\' | xargs -r -n 300 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" --no-auth-warning -n "$db" EVAL "$RESTORE_LUA" 0 "${APP}:" > "$SCRATCH"',
         '  while read -r n; do check "$n"; done < "$SCRATCH"',
-        '  grep "^$db " "$IN" | awk \'length($4) > 65536\' | while read -r _ key at payload; do check "$(printf %s "$payload" | rc "$db" -x EVAL "$RESTORE_LUA" 0 "${APP}:" "$key" "$at")"; done',
+        // awk puts each big payload in a file of its own first: sh `read` takes a long line a byte at a time.
+        '  grep "^$db " "$IN" | awk -v f="$SCRATCH.big" \'length($4) > 65536 { n++; printf "%s", $4 > (f "." n); close(f "." n); print $2, $3, f "." n }\' > "$SCRATCH"',
+        '  while read -r key at file; do check "$(rc "$db" -x EVAL "$RESTORE_LUA" 0 "${APP}:" "$key" "$at" < "$file")"; rm -f "$file"; done < "$SCRATCH"',
         "done",
     ].join("\n"),
     },
