@@ -90,7 +90,8 @@ export function backupScript(commands: BackupCommands): string {
         commands,
         [
             'name="${APP}-${ENGINE}-$(date -u +%Y%m%dT%H%M%SZ).${EXT}"',
-            'OUT="$BACKUP_DIR/.${name}.partial"',
+            // Its own partial file: a second run in the same second (a manual Job) writes another.
+            'OUT=$(mktemp "$BACKUP_DIR/.${name}.partial.XXXXXX")',
             'cleanup="$cleanup $OUT"',
             commands.dump,
             'mv "$OUT" "$BACKUP_DIR/$name"',
