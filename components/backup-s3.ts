@@ -6,7 +6,7 @@
 //
 // rclone is configured through the environment only (s3Env); the Job adds AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY from the Secret `credentialsSecret`, or the pod's own AWS identity.
-import { BACKUP_NAME_PATTERN, JobImage, backupFrame } from "./backup";
+import { BACKUP_NAME_PATTERN, backupFrame } from "./backup";
 
 /** Where backups go: `s3://<bucket>/<prefix>/<app>-<engine>-<time>.<ext>`. */
 export interface S3Destination {
@@ -21,11 +21,10 @@ export interface S3Destination {
 }
 
 /**
- * The official rclone image (Alpine, busybox sh). The uid is a non-root default; a Job whose
- * other container is an engine's runs rclone as that engine's uid instead: the frame writes
- * backups with umask 077, so only their owner can read them in the shared emptyDir.
+ * The official rclone image (Alpine, busybox sh). A Job runs it as the user of the engine's
+ * container beside it: the frame writes backups with umask 077, readable by their owner only.
  */
-export const RCLONE_IMAGE: JobImage = { image: "rclone/rclone:1.68.2", uid: 65534 };
+export const RCLONE_IMAGE = "rclone/rclone:1.68.2";
 
 /** The rclone remote the scripts use; its settings are RCLONE_CONFIG_BACKUP_* in s3Env. */
 const REMOTE = "backup";

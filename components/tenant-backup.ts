@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { KubernetesBackupStore, tenantBackupJobs } from "../infra/kubernetes-backup";
 import { kubernetesServiceHost } from "../infra/kubernetes";
 import { EngineBackup, backupScript, restoreScript } from "./backup";
-import type { TenantBackupPlan, TenantRestorePlan } from "./backup-plan";
+import { TenantBackupPlan, TenantRestorePlan, cronProblem, restoreFromProblem } from "./backup-plan";
 
 export interface TenantBackupArgs<Options = unknown, TenantOptions = unknown> {
     /** The engine's backup hook (its descriptor's `backup`). */
@@ -26,8 +26,14 @@ export class TenantBackup extends pulumi.ComponentResource {
     constructor(name: string, args: TenantBackupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:backup:TenantBackup", name, {}, opts);
         const { hook, server, tenant } = args;
-        const problem = hook.problem?.(server.options);
-        if (problem !== undefined) throw new Error(`TenantBackup ${name}: ${problem}`);
+        // What the stack config refuses, refused here too for a program using this component directly.
+        const problems = [
+            hook.problem?.(server.options),
+            tenant.backup && cronProblem(tenant.backup.schedule),
+            tenant.backup && !(Number.isInteger(tenant.backup.keep) && tenant.backup.keep >= 1) ? `keep ${tenant.backup.keep} is not a whole number of at least 1` : undefined,
+            tenant.restore && restoreFromProblem(tenant.app, args.engine, hook.commands.extension, tenant.restore.from),
+        ].filter((p): p is string => typeof p === "string");
+        if (problems.length > 0) throw new Error(`TenantBackup ${name}: ${problems.join("; ")}`);
         // Backup pods reach the server inside the cluster, through its Service.
         const host = kubernetesServiceHost(server.name, args.kubernetes.namespace);
         tenantBackupJobs(

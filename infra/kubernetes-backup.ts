@@ -127,7 +127,7 @@ function podSpec(spec: TenantBackupJobsSpec, kind: "backup" | "restore", script:
     const s3 = spec.store.s3;
     const rclone = {
         name: kind === "backup" ? "upload" : "fetch",
-        image: RCLONE_IMAGE.image,
+        image: RCLONE_IMAGE,
         command: ["sh", "-c", kind === "backup" ? s3UploadScript(spec.extension) : s3FetchScript(spec.extension)],
         env: [
             ...envList({ ...s3Env(s3), ...common }),

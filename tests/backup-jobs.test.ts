@@ -10,7 +10,10 @@ import { parseStackConfig } from "../stacks/config";
 import { planTopology } from "../stacks/plan";
 import { kubernetesServiceHost } from "../infra/kubernetes";
 import { JOB_FOR_LABEL } from "../infra/naming";
-import { MockRun, RecordedResource, finder, plaintextOccurrences } from "./helpers/pulumi";
+import { MockRun, RecordedResource, finder, plaintextOccurrences, runProgram } from "./helpers/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { TenantBackup } from "../components/tenant-backup";
+import { POSTGRESQL_BACKUP } from "../components/postgresql/engine";
 import { runStackConfig } from "./helpers/stacks";
 import type { StackOutputs } from "../stacks/program";
 
@@ -203,6 +206,27 @@ describe("backups on Kubernetes (rendered under mocks)", function () {
             assert.ok(objects.length >= 7);
             assert.deepStrictEqual(plaintextOccurrences(objects.map((o) => o.rawInputs), run.passwords), []);
         }
+    });
+
+    it("TenantBackup used on its own refuses what the stack config refuses", async () => {
+        const args = (tenant: object) => ({
+            hook: POSTGRESQL_BACKUP,
+            engine: "postgresql",
+            server: { name: "postgresql", image: "postgres:18", uid: 999, port: 5432, options: { tuning: {} } },
+            tenant: { app: "app_a", options: { connectionLimit: 20, statementTimeoutSeconds: 300, idleInTransactionTimeoutSeconds: 60 }, ...tenant },
+            kubernetes: { provider: new k8s.Provider("k8s", {}), namespace: "databases" },
+            store: { claimName: "tenant-backups" },
+        });
+        const refused: [object, RegExp][] = [
+            [{ backup: { schedule: "every day", keep: 7 } }, /TenantBackup app_a-postgresql-backups: "every day" has 2 fields/],
+            [{ backup: { schedule: "@daily", keep: 0 } }, /keep 0 is not a whole number of at least 1/],
+            [{ backup: { schedule: "@daily", keep: 7 }, restore: { from: "app_b-postgresql-20260101T000000Z.pgdump", replace: false } }, /is not a backup of app_a's postgresql data/],
+        ];
+        for (const [tenant, message] of refused) {
+            await assert.rejects(() => runProgram(() => new TenantBackup("app_a-postgresql-backups", args(tenant))), message);
+        }
+        const ok = await runProgram(() => new TenantBackup("app_a-postgresql-backups", args({ backup: { schedule: "@daily", keep: 7 } })));
+        assert.deepStrictEqual(ok.resources.filter((r) => r.custom && r.type !== "pulumi:providers:kubernetes").map((r) => r.name), ["app_a-postgresql-backups-cronjob"]);
     });
 
     it("every backup object is valid against the Kubernetes schemas", async () => {
