@@ -1,6 +1,7 @@
 // What the stack says of backups, resolved per app and engine: when, how many to keep, where they
 // go, and a restore to run. The config keys (zod), the cron and backup-id rules, and the types the
 // platform builds from. Pure: no Pulumi.
+import { createHash } from "crypto";
 import { z } from "zod";
 import type { S3Destination } from "./backup-s3";
 
@@ -23,8 +24,17 @@ export interface TenantRestorePlan {
     replace: boolean;
 }
 
-/** Defaults of `tenant-databases:backup`: daily at 03:00 UTC, a week kept. */
-export const BACKUP_DEFAULTS = { schedule: "0 3 * * *", keep: 7 } as const;
+/** Defaults of `tenant-databases:backup`: a week kept, daily in the 03:00 UTC hour (see defaultSchedule). */
+export const BACKUP_DEFAULTS = { keep: 7 } as const;
+
+/**
+ * The schedule of an app and engine when the config names none: daily between 03:00 and 03:59
+ * UTC, at a minute derived from the app and engine, so the tenants of a shared server are not
+ * all dumped at the same moment (each dump costs the server memory and I/O).
+ */
+export function defaultSchedule(app: string, engine: string): string {
+    return `${createHash("sha256").update(`${app}/${engine}`).digest().readUInt32BE(0) % 60} 3 * * *`;
+}
 
 const CRON_FIELDS = [
     { name: "minute", min: 0, max: 59 },

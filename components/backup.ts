@@ -31,8 +31,13 @@ export interface JobImage {
 
 /**
  * An engine's backup hook (`backup` of its descriptor): the commands of the frame, and what they
- * read. A Kubernetes Job gives them `env` as plain variables and `secretEnv` from the server's
- * admin Secret; `npm run backup` on Docker gives the same variables to the same script.
+ * read. A Kubernetes Job gives them `env` as plain variables, `secretEnv` from the server's admin
+ * Secret and the app's own password as `tenantPasswordEnv`; `npm run backup` on Docker gives the
+ * same variables to the same script.
+ *
+ * Where the engine lets the app's own login dump and load everything the app owns, the commands
+ * log in as the app, never as the admin: a restore replays what the tenant wrote (functions,
+ * triggers, routine bodies), and a tenant's code must never run in an admin's session.
  */
 export interface EngineBackup<Options = any, TenantOptions = any> {
     commands: BackupCommands;
@@ -42,25 +47,33 @@ export interface EngineBackup<Options = any, TenantOptions = any> {
     env(server: { host: string; port: number; options: Options }, tenant: { app: string; options: TenantOptions }): Record<string, string>;
     /** Variables read from the server's admin environment: the commands' variable name -> the server's variable name. */
     secretEnv: Record<string, string>;
+    /** The variable that carries the app's own password, when the commands log in as the app. */
+    tenantPasswordEnv?: string;
     /** Why a server with these settings cannot back up one tenant on its own (Neo4j Community), or undefined. */
     problem?(options: Options): string | undefined;
 }
 
 /**
- * Every variable an engine's commands read, for a run outside Kubernetes: the plain ones, and the
- * secret ones taken from the server's own environment (`serverEnv`, e.g. a container's).
+ * Every variable an engine's commands read, for a run outside Kubernetes: the plain ones, the
+ * secret ones taken from the server's own environment (`serverEnv`, e.g. a container's), and the
+ * app's own password where the commands log in as the app.
  */
 export function backupEnvironment<Options, TenantOptions>(
     hook: EngineBackup<Options, TenantOptions>,
     server: { host: string; port: number; options: Options },
     tenant: { app: string; options: TenantOptions },
     serverEnv: Record<string, string | undefined>,
+    tenantPassword?: string,
 ): Record<string, string> {
     const secret = Object.entries(hook.secretEnv).map(([name, from]) => {
         const value = serverEnv[from];
         if (value === undefined) throw new Error(`the server's environment has no ${from} (needed as ${name})`);
         return [name, value] as const;
     });
+    if (hook.tenantPasswordEnv !== undefined) {
+        if (tenantPassword === undefined) throw new Error(`${tenant.app}'s own password is needed (as ${hook.tenantPasswordEnv})`);
+        secret.push([hook.tenantPasswordEnv, tenantPassword]);
+    }
     return { ...hook.env(server, tenant), ...Object.fromEntries(secret) };
 }
 

@@ -80,6 +80,7 @@ export class DatabasePlatform extends pulumi.ComponentResource {
                             kubernetes: { provider: target.provider, namespace: target.namespace },
                             store,
                             dependsOn: tenant instanceof pulumi.Resource ? [tenant] : [],
+                            tenantPassword: tenant.credentials.apply((c) => c.password ?? ""),
                         },
                         { parent: this },
                     );

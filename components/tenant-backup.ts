@@ -20,6 +20,8 @@ export interface TenantBackupArgs<Options = unknown, TenantOptions = unknown> {
     store: KubernetesBackupStore;
     /** The tenant's resources: a restore runs once they exist. */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** The app's own password (secret), for engines whose scripts log in as the app. */
+    tenantPassword?: pulumi.Input<string>;
 }
 
 export class TenantBackup extends pulumi.ComponentResource {
@@ -32,6 +34,7 @@ export class TenantBackup extends pulumi.ComponentResource {
             tenant.backup && cronProblem(tenant.backup.schedule),
             tenant.backup && !(Number.isInteger(tenant.backup.keep) && tenant.backup.keep >= 1) ? `keep ${tenant.backup.keep} is not a whole number of at least 1` : undefined,
             tenant.restore && restoreFromProblem(tenant.app, args.engine, hook.commands.extension, tenant.restore.from),
+            hook.tenantPasswordEnv !== undefined && args.tenantPassword === undefined ? `${args.engine} backups log in as the app: tenantPassword is required` : undefined,
         ].filter((p): p is string => typeof p === "string");
         if (problems.length > 0) throw new Error(`TenantBackup ${name}: ${problems.join("; ")}`);
         // Backup pods reach the server inside the cluster, through its Service.
@@ -45,6 +48,7 @@ export class TenantBackup extends pulumi.ComponentResource {
                 image: hook.clientImage ?? { image: server.image, uid: server.uid },
                 env: hook.env({ host, port: server.port, options: server.options }, tenant),
                 serverSecretEnv: hook.secretEnv,
+                tenantLogin: hook.tenantPasswordEnv !== undefined ? { env: hook.tenantPasswordEnv, password: args.tenantPassword! } : undefined,
                 extension: hook.commands.extension,
                 store: args.store,
                 backup: tenant.backup && { ...tenant.backup, script: backupScript(hook.commands) },

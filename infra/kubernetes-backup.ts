@@ -24,6 +24,8 @@ export interface TenantBackupJobsSpec {
     env: Record<string, pulumi.Input<string>>;
     /** Variables from the server's admin Secret: variable -> key. */
     serverSecretEnv: Record<string, string>;
+    /** The app's own password, in a Secret of the server namespace, as this variable (the scripts log in as the app). */
+    tenantLogin?: { env: string; password: pulumi.Input<string> };
     /** Backup file extension (the scripts' EXT). */
     extension: string;
     store: KubernetesBackupStore;
@@ -38,6 +40,12 @@ export const BACKUP_DIR = "/backups";
 /** The one group every backup pod shares, so the volume's ownership never changes between engines. */
 export const BACKUP_GROUP = 65532;
 const JOB_RESOURCES = { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "512Mi" } };
+/**
+ * A backup running longer than this is stopped, and a restore too: a tenant holding a lock on its
+ * own tables must not keep a pod (and, with a volume, the claim all apps share) forever.
+ */
+export const BACKUP_DEADLINE_SECONDS = 3 * 3600;
+export const RESTORE_DEADLINE_SECONDS = 12 * 3600;
 
 /**
  * A DNS label for a Job-owned object, at most `max` characters (CronJobs 52: the controller adds
@@ -53,6 +61,18 @@ export function jobObjectName(parts: string[], max: number): string {
 /** The CronJob (`<name>-cronjob`) and the restore Job (`<name>-restore`) of one app on one server. */
 export function tenantBackupJobs(name: string, spec: TenantBackupJobsSpec, namespace: pulumi.Input<string>, provider: k8s.Provider, parent: pulumi.Resource): void {
     const opts = { parent, provider };
+    const login = spec.tenantLogin && {
+        env: spec.tenantLogin.env,
+        secret: new k8s.core.v1.Secret(
+            `${name}-login`,
+            {
+                metadata: { name: jobObjectName(["backup", dnsName(spec.app), spec.engine, "login"], 63), namespace, labels: { "app.kubernetes.io/managed-by": "tenant-databases", "tenant-databases.io/app": dnsName(spec.app) } },
+                type: "Opaque",
+                stringData: pulumi.secret(pulumi.output(spec.tenantLogin.password).apply((password) => ({ password }))),
+            },
+            opts,
+        ).metadata.name,
+    };
     const labels = {
         "app.kubernetes.io/managed-by": "tenant-databases",
         "tenant-databases.io/app": dnsName(spec.app),
@@ -61,7 +81,7 @@ export function tenantBackupJobs(name: string, spec: TenantBackupJobsSpec, names
     };
     if (spec.backup) {
         const b = spec.backup;
-        const pod = podSpec(spec, "backup", b.script, { KEEP: String(b.keep) });
+        const pod = podSpec(spec, login, "backup", b.script, { KEEP: String(b.keep) });
         new k8s.batch.v1.CronJob(
             `${name}-cronjob`,
             {
@@ -74,7 +94,7 @@ export function tenantBackupJobs(name: string, spec: TenantBackupJobsSpec, names
                     startingDeadlineSeconds: 3600,
                     successfulJobsHistoryLimit: 3,
                     failedJobsHistoryLimit: 3,
-                    jobTemplate: { metadata: { labels }, spec: { backoffLimit: 1, template: { metadata: { labels }, spec: pod } } },
+                    jobTemplate: { metadata: { labels }, spec: { backoffLimit: 1, activeDeadlineSeconds: BACKUP_DEADLINE_SECONDS, template: { metadata: { labels }, spec: pod } } },
                 },
             },
             opts,
@@ -82,7 +102,7 @@ export function tenantBackupJobs(name: string, spec: TenantBackupJobsSpec, names
     }
     if (spec.restore) {
         const r = spec.restore;
-        const pod = podSpec(spec, "restore", r.script, { FROM: r.from, REPLACE: String(r.replace) });
+        const pod = podSpec(spec, login, "restore", r.script, { FROM: r.from, REPLACE: String(r.replace) });
         // Named after the backup: a new `from` is a new Job, the same config never runs it twice.
         // No TTL: a Job deleted by the cluster would be created again by the next `pulumi up`.
         new k8s.batch.v1.Job(
@@ -90,7 +110,7 @@ export function tenantBackupJobs(name: string, spec: TenantBackupJobsSpec, names
             {
                 metadata: { name: jobObjectName(["restore", dnsName(spec.app), spec.engine, r.from === "latest" ? "latest" : r.from.slice(spec.app.length + spec.engine.length + 2)], 63), namespace, labels },
                 // A refused restore fails once, with its reason in the log, and fails `pulumi up`.
-                spec: { backoffLimit: 0, template: { metadata: { labels }, spec: pod } },
+                spec: { backoffLimit: 0, activeDeadlineSeconds: RESTORE_DEADLINE_SECONDS, template: { metadata: { labels }, spec: pod } },
             },
             { ...opts, dependsOn: spec.dependsOn },
         );
@@ -98,7 +118,13 @@ export function tenantBackupJobs(name: string, spec: TenantBackupJobsSpec, names
 }
 
 /** The pod of a backup (dump, then upload) or a restore (download, then restore). */
-function podSpec(spec: TenantBackupJobsSpec, kind: "backup" | "restore", script: string, own: Record<string, string>): k8s.types.input.core.v1.PodSpec {
+function podSpec(
+    spec: TenantBackupJobsSpec,
+    login: { env: string; secret: pulumi.Output<string> } | undefined,
+    kind: "backup" | "restore",
+    script: string,
+    own: Record<string, string>,
+): k8s.types.input.core.v1.PodSpec {
     const adminSecret = serverObjectNames(spec.server).Secret[0];
     const common = { APP: spec.app, ENGINE: spec.engine, BACKUP_DIR, HOME: "/tmp", ...own };
     const engineContainer = {
@@ -108,6 +134,7 @@ function podSpec(spec: TenantBackupJobsSpec, kind: "backup" | "restore", script:
         env: [
             ...envList({ ...spec.env, ...common }),
             ...Object.entries(spec.serverSecretEnv).map(([name, key]) => ({ name, valueFrom: { secretKeyRef: { name: adminSecret, key } } })),
+            ...(login ? [{ name: login.env, valueFrom: { secretKeyRef: { name: login.secret, key: "password" } } }] : []),
         ],
         ...containerBasics(spec.image.uid),
     };

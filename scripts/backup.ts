@@ -1,12 +1,14 @@
 // Backups and restores on the Docker target (Kubernetes runs them as CronJobs and Jobs):
 //
-//   npm run backup -- <app> [--engine <engine>] [--stack <stack>] [--dir <path>]
-//   npm run restore -- <app> --engine <engine> [--from <id>|latest] [--replace] [--stack <stack>] [--dir <path>]
+//   npm run backup -- <app> [--engine <engine>] [--stack <stack>] [--dir <path>] [--apps <file>|-]
+//   npm run restore -- <app> --engine <engine> [--from <id>|latest] [--replace] [--stack <stack>] [--dir <path>] [--apps <file>|-]
 //
 // Runs the engine's rendered backup or restore script in a one-off container of the server's
 // image, in the server container's network, with the directory mounted (stacks/docker-backup.ts).
-// The server's admin password is read from its container and passed in an env file (mode 0600,
-// deleted afterwards), never on a command line.
+// PostgreSQL and MySQL log in as the app itself, with its password from the stack output `apps`
+// (`pulumi stack output apps --show-secrets --json`, or the file given with --apps); the others as
+// the admin, whose password is read from the server's container. Either goes in an env file (mode
+// 0600, deleted afterwards), never on a command line.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -14,10 +16,11 @@ import * as path from "path";
 import { ConfigError, parseStackConfig } from "../stacks/config";
 import { DockerBackupRequest, dockerBackupRuns, dockerEnvFile } from "../stacks/docker-backup";
 import { REPO_ROOT, StackFileError, stackFileConfig, stackNames } from "../stacks/files";
+import { readApps } from "./stack-output";
 
 const USAGE = {
-    backup: "usage: npm run backup -- <app> [--engine <engine>] [--stack <stack>] [--dir <path>]",
-    restore: "usage: npm run restore -- <app> --engine <engine> [--from <id>|latest] [--replace] [--stack <stack>] [--dir <path>]",
+    backup: "usage: npm run backup -- <app> [--engine <engine>] [--stack <stack>] [--dir <path>] [--apps <file>|-]",
+    restore: "usage: npm run restore -- <app> --engine <engine> [--from <id>|latest] [--replace] [--stack <stack>] [--dir <path>] [--apps <file>|-]",
 };
 
 function fail(message: string): never {
@@ -40,11 +43,11 @@ function containerEnv(container: string): Record<string, string> {
 }
 
 /** The command line, parsed; `--stack` defaults to the one Docker stack file of the repo. */
-export function parseArgs(mode: "backup" | "restore", argv: string[]): DockerBackupRequest {
+export function parseArgs(mode: "backup" | "restore", argv: string[]): DockerBackupRequest & { apps?: string } {
     const flags = new Map<string, string>();
     const positional: string[] = [];
     let replace = false;
-    const valued = ["--engine", "--stack", "--dir", ...(mode === "restore" ? ["--from"] : [])];
+    const valued = ["--engine", "--stack", "--dir", "--apps", ...(mode === "restore" ? ["--from"] : [])];
     for (let i = 0; i < argv.length; i++) {
         if (valued.includes(argv[i])) flags.set(argv[i], argv[++i] ?? fail(`${argv[i]} needs a value\n${USAGE[mode]}`));
         else if (mode === "restore" && argv[i] === "--replace") replace = true;
@@ -58,7 +61,15 @@ export function parseArgs(mode: "backup" | "restore", argv: string[]): DockerBac
         if (dockerStacks.length !== 1) fail(`say which stack with --stack; Docker stacks: ${dockerStacks.join(", ") || "none"}`);
         stack = dockerStacks[0];
     }
-    return { mode, stack, app: positional[0], engine: flags.get("--engine"), dir: flags.get("--dir"), from: flags.get("--from"), replace };
+    return { mode, stack, app: positional[0], engine: flags.get("--engine"), dir: flags.get("--dir"), from: flags.get("--from"), replace, apps: flags.get("--apps") };
+}
+
+/** The app's own password on an engine, from the stack output `apps`. */
+function tenantPassword(request: { stack: string; app: string; apps?: string }, engine: string): string {
+    const apps = readApps(request.stack, request.apps, fail);
+    const password = (apps[request.app] as Record<string, { password?: string } | undefined> | undefined)?.[engine]?.password;
+    if (password === undefined) fail(`the stack output apps has no ${engine} password for ${request.app}; run pulumi up first, or pass the output with --apps <file>`);
+    return password;
 }
 
 function main(mode: "backup" | "restore", argv: string[]): void {
@@ -76,7 +87,8 @@ function main(mode: "backup" | "restore", argv: string[]): void {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tenant-backup-"));
         const envFile = path.join(dir, "env");
         try {
-            fs.writeFileSync(envFile, dockerEnvFile(run.env(containerEnv(run.container))), { mode: 0o600 });
+            const password = run.needsTenantPassword ? tenantPassword(request, run.engine) : undefined;
+            fs.writeFileSync(envFile, dockerEnvFile(run.env(containerEnv(run.container), password)), { mode: 0o600 });
             const result = spawnSync("docker", run.args.map((a) => a.replace("{envFile}", envFile)), { stdio: "inherit" });
             if (result.status !== 0) {
                 process.stderr.write(`${mode} of ${request.app}'s ${run.engine} data failed\n`);

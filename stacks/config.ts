@@ -10,7 +10,7 @@ import { objectNameClashes, sharedAdminEndpoints } from "../components/topology"
 import { ENGINES, engineNamed } from "../components/engines";
 import { connectionBudgetProblem } from "../components/connection-budget";
 import { EngineDescriptor, ServerSettings, appNameProblem, defaultImage } from "../components/engine";
-import { BACKUP_DEFAULTS, BackupDestination, TenantBackupPlan, TenantRestorePlan, restoreFromProblem } from "../components/backup-plan";
+import { BACKUP_DEFAULTS, BackupDestination, TenantBackupPlan, TenantRestorePlan, defaultSchedule, restoreFromProblem } from "../components/backup-plan";
 import type { Quantities, Resources } from "../infra/runtime";
 import { planTopology } from "./plan";
 
@@ -24,8 +24,8 @@ export interface EngineConfig extends ServerSettings {
     placement: Placement;
     /** Docker target: the shared server's loopback port. */
     hostPort?: number;
-    /** The engine's backup defaults for its apps; absent when the engine is not backed up. */
-    backup?: TenantBackupPlan;
+    /** The engine's backup defaults for its apps (no schedule: each app's default); absent when the engine is not backed up. */
+    backup?: { schedule?: string; keep: number };
 }
 
 /** An app's use of one engine, resolved: where it lives, and the engine's own per-app settings. */
@@ -201,7 +201,7 @@ function resolveDestination(target: Target, destination: BackupDestination, prob
  * that cannot back up one tenant's data (no hook, or not with these settings) must be turned off
  * explicitly, so running without backups is a decision in the config.
  */
-function resolveEngineBackup(raw: RawConfig, engine: EngineDescriptor, settings: EngineConfig, problems: string[]): TenantBackupPlan | undefined {
+function resolveEngineBackup(raw: RawConfig, engine: EngineDescriptor, settings: EngineConfig, problems: string[]): EngineConfig["backup"] {
     const own = raw.engines[engine.name]?.backup;
     const path = `engines.${engine.name}.backup`;
     if (raw.backup === undefined) {
@@ -214,10 +214,8 @@ function resolveEngineBackup(raw: RawConfig, engine: EngineDescriptor, settings:
         problems.push(`${path}: ${cannot}; set ${path}.enabled: false to run ${engine.name} without backups`);
         return undefined;
     }
-    return {
-        schedule: own?.schedule ?? raw.backup.schedule ?? BACKUP_DEFAULTS.schedule,
-        keep: own?.keep ?? raw.backup.keep ?? BACKUP_DEFAULTS.keep,
-    };
+    const schedule = own?.schedule ?? raw.backup.schedule;
+    return { ...(schedule !== undefined && { schedule }), keep: own?.keep ?? raw.backup.keep ?? BACKUP_DEFAULTS.keep };
 }
 
 /** An app's backups of one engine (the engine's, overridden by the app's, or off), and its restore. */
@@ -226,13 +224,16 @@ function resolveTenantBackup(
     engine: EngineDescriptor,
     app: string,
     use: RawUse,
-    engineBackup: TenantBackupPlan | undefined,
+    engineBackup: EngineConfig["backup"],
     path: string,
     problems: string[],
 ): { backup?: TenantBackupPlan; restore?: TenantRestorePlan } {
     const own = use.backup as { schedule?: string; keep?: number } | false | undefined;
     if (own && engineBackup === undefined) problems.push(`${path}.backup: ${engine.name} is not backed up in this stack (see tenant-databases:backup and engines.${engine.name}.backup)`);
-    const backup = own === false || engineBackup === undefined ? undefined : { schedule: own?.schedule ?? engineBackup.schedule, keep: own?.keep ?? engineBackup.keep };
+    const backup =
+        own === false || engineBackup === undefined
+            ? undefined
+            : { schedule: own?.schedule ?? engineBackup.schedule ?? defaultSchedule(app, engine.name), keep: own?.keep ?? engineBackup.keep };
     const restore = use.restore as { from: string; replace?: boolean } | undefined;
     if (restore === undefined) return backup ? { backup } : {};
     if (target === "docker") {

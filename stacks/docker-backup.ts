@@ -36,8 +36,10 @@ export interface DockerBackupRun {
     container: string;
     /** `docker` arguments, the env file's path given as `{envFile}`. */
     args: string[];
-    /** Every variable the script reads; secret ones are filled from the server container by `withServerEnv`. */
-    env(serverEnv: Record<string, string | undefined>): Record<string, string>;
+    /** The script logs in as the app: `env` needs the app's password (from the stack output `apps`). */
+    needsTenantPassword: boolean;
+    /** Every variable the script reads: secret ones from the server container's environment, or the app's own password. */
+    env(serverEnv: Record<string, string | undefined>, tenantPassword?: string): Record<string, string>;
 }
 
 /** The runs a request needs, or an error naming what is wrong. `root`: where relative directories start. */
@@ -104,8 +106,9 @@ function oneRun(request: DockerBackupRequest, hook: EngineBackup, server: Server
             "-c",
             script,
         ],
-        env: (serverEnv) => ({
-            ...backupEnvironment(hook, { host: "127.0.0.1", port: engine.defaults.port, options: server.settings.options }, tenant, serverEnv),
+        needsTenantPassword: hook.tenantPasswordEnv !== undefined,
+        env: (serverEnv, tenantPassword) => ({
+            ...backupEnvironment(hook, { host: "127.0.0.1", port: engine.defaults.port, options: server.settings.options }, tenant, serverEnv, tenantPassword),
             APP: tenant.app,
             ENGINE: server.engine,
             BACKUP_DIR: CONTAINER_BACKUP_DIR,

@@ -1,7 +1,7 @@
 // The backup keys of the stack config: how schedule and keep resolve (app > engine > stack >
 // default), and every combination refused before any resource exists.
 import * as assert from "assert";
-import { BACKUP_DEFAULTS, cronProblem, restoreFromProblem } from "../components/backup-plan";
+import { BACKUP_DEFAULTS, cronProblem, defaultSchedule, restoreFromProblem } from "../components/backup-plan";
 import { parseStackConfig } from "../stacks/config";
 import { planTopology } from "../stacks/plan";
 import { backupsOf } from "../stacks/backups";
@@ -26,7 +26,7 @@ describe("backup config", () => {
         });
         assert.deepStrictEqual(config.backup, { destination: S3 });
         assert.deepStrictEqual(config.apps.app_a.uses.postgresql.backup, { schedule: "0 */6 * * *", keep: 30 });
-        assert.deepStrictEqual(config.apps.app_a.uses.redis.backup, { schedule: BACKUP_DEFAULTS.schedule, keep: 3 });
+        assert.deepStrictEqual(config.apps.app_a.uses.redis.backup, { schedule: defaultSchedule("app_a", "redis"), keep: 3 });
         assert.strictEqual(config.apps.app_a.uses.mysql.backup, undefined, "engines.mysql.backup.enabled: false");
         assert.strictEqual(config.apps.app_b.uses.postgresql.backup, undefined, "apps.app_b.postgresql.backup: false");
         assert.deepStrictEqual(config.apps.app_b.uses.redis.backup, { schedule: "@hourly", keep: 3 });
@@ -35,10 +35,19 @@ describe("backup config", () => {
         assert.deepStrictEqual(
             redis.tenants.map((t) => [t.app, t.backup]),
             [
-                ["app_a", { schedule: BACKUP_DEFAULTS.schedule, keep: 3 }],
+                ["app_a", { schedule: defaultSchedule("app_a", "redis"), keep: 3 }],
                 ["app_b", { schedule: "@hourly", keep: 3 }],
             ],
         );
+    });
+
+    it("spreads the default schedules of a server's tenants over the 03:00 UTC hour", () => {
+        const apps = Array.from({ length: 20 }, (_, i) => `app_${i}`);
+        const minutes = apps.map((a) => defaultSchedule(a, "redis"));
+        for (const m of minutes) assert.match(m, /^([0-9]|[1-5][0-9]) 3 \* \* \*$/);
+        assert.ok(new Set(minutes).size >= 10, `20 apps get ${new Set(minutes).size} different minutes`);
+        assert.strictEqual(defaultSchedule("app_1", "redis"), defaultSchedule("app_1", "redis"), "stable across runs");
+        assert.notStrictEqual(defaultSchedule("app_1", "redis"), defaultSchedule("app_1", "postgresql"));
     });
 
     it("has no backups, and no backup fields, without tenant-databases:backup", () => {
@@ -112,7 +121,7 @@ describe("backup config", () => {
     it("lists each app's backups for the `backups` output and npm run plan, without secrets", () => {
         const config = parseStackConfig(k8s({ backup: { destination: S3 }, apps: { app_a: { postgresql: { restore: { from: "latest" } }, redis: { db: 0, backup: false } } } }));
         assert.deepStrictEqual(backupsOf(config, planTopology(config)), {
-            app_a: { postgresql: { schedule: BACKUP_DEFAULTS.schedule, keep: BACKUP_DEFAULTS.keep, destination: "s3://tenant-backups/prod", server: "postgresql", restore: { from: "latest", replace: false } } },
+            app_a: { postgresql: { schedule: defaultSchedule("app_a", "postgresql"), keep: BACKUP_DEFAULTS.keep, destination: "s3://tenant-backups/prod", server: "postgresql", restore: { from: "latest", replace: false } } },
         });
         const docker = parseStackConfig({ target: "docker", engines: { redis: {} }, apps: { app_a: { redis: { db: 0 } } }, backup: { destination: { directory: "./backups" } } });
         assert.deepStrictEqual(backupsOf(docker, planTopology(docker)).app_a.redis, { keep: 7, destination: "directory ./backups (npm run backup)", server: "redis" });

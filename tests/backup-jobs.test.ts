@@ -10,7 +10,7 @@ import { parseStackConfig } from "../stacks/config";
 import { planTopology } from "../stacks/plan";
 import { kubernetesServiceHost } from "../infra/kubernetes";
 import { JOB_FOR_LABEL } from "../infra/naming";
-import { MockRun, RecordedResource, finder, plaintextOccurrences, runProgram } from "./helpers/pulumi";
+import { MockRun, RecordedResource, finder, plaintextOccurrences, runProgram, valueOf } from "./helpers/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { TenantBackup } from "../components/tenant-backup";
 import { POSTGRESQL_BACKUP } from "../components/postgresql/engine";
@@ -91,19 +91,24 @@ describe("backups on Kubernetes (rendered under mocks)", function () {
         for (const j of jobs) {
             assert.strictEqual(j.inputs.spec.timeZone, "Etc/UTC");
             assert.strictEqual(j.inputs.spec.concurrencyPolicy, "Forbid");
+            assert.strictEqual(j.inputs.spec.jobTemplate.spec.activeDeadlineSeconds, 3 * 3600, "a stalled dump cannot hold its pod forever");
             assert.strictEqual(j.inputs.metadata.namespace, "databases");
         }
     });
 
-    it("runs exactly the engine's rendered scripts, with every variable they read, secrets from the server's admin Secret", () => {
+    it("runs exactly the engine's rendered scripts, with every variable they read: secrets from the server's admin Secret, or the app's own login", async () => {
         const config = parseStackConfig(stack(VOLUME));
         const find = finder(volume.resources);
+        const apps = (await valueOf(volume.result.apps)) as Record<string, Record<string, { password?: string }>>;
         for (const server of planTopology(config).servers) {
             const engine = engineNamed(server.engine);
             const hook = engine.backup!;
             const adminEnv = find.one(SECRET, `${server.name}-admin`).inputs.stringData as Record<string, string>;
             for (const tenant of server.tenants) {
-                const expectedEnv = backupEnvironment(hook, { host: kubernetesServiceHost(server.name, "databases"), port: engine.defaults.port, options: server.settings.options }, tenant, adminEnv);
+                const password = apps[tenant.app][server.engine].password;
+                const expectedEnv = backupEnvironment(hook, { host: kubernetesServiceHost(server.name, "databases"), port: engine.defaults.port, options: server.settings.options }, tenant, adminEnv, password);
+                // PostgreSQL and MySQL log in as the app, and read nothing of the admin's.
+                if (hook.tenantPasswordEnv) assert.deepStrictEqual(hook.secretEnv, {}, server.engine);
                 const frame = { APP: tenant.app, ENGINE: server.engine, BACKUP_DIR: "/backups", HOME: "/tmp" };
                 if (tenant.backup) {
                     const [dump] = podOf(find.one(CRONJOB, `${tenant.app}-${server.engine}-backups-cronjob`)).spec.containers;
@@ -130,6 +135,7 @@ describe("backups on Kubernetes (rendered under mocks)", function () {
         assert.strictEqual(pg.inputs.metadata.name, "restore-app-a-postgresql-20261101t030000z-pgdump");
         assert.strictEqual(find.one(JOB, "app_a-redis-backups-restore").inputs.metadata.name, "restore-app-a-redis-latest");
         assert.strictEqual(pg.inputs.spec.backoffLimit, 0, "a refused restore fails once");
+        assert.strictEqual(pg.inputs.spec.activeDeadlineSeconds, 12 * 3600);
         assert.strictEqual(pg.inputs.spec.ttlSecondsAfterFinished, undefined, "a finished Job stays, so the same config never runs it again");
         const tenant = find.all("tenant-databases:postgresql:PostgresqlTenant").find((t) => t.name === "app_a-postgresql")!;
         // dependsOn a component waits for every resource under it.
@@ -216,6 +222,7 @@ describe("backups on Kubernetes (rendered under mocks)", function () {
             tenant: { app: "app_a", options: { connectionLimit: 20, statementTimeoutSeconds: 300, idleInTransactionTimeoutSeconds: 60 }, ...tenant },
             kubernetes: { provider: new k8s.Provider("k8s", {}), namespace: "databases" },
             store: { claimName: "tenant-backups" },
+            tenantPassword: "app-password",
         });
         const refused: [object, RegExp][] = [
             [{ backup: { schedule: "every day", keep: 7 } }, /TenantBackup app_a-postgresql-backups: "every day" has 2 fields/],
@@ -226,7 +233,9 @@ describe("backups on Kubernetes (rendered under mocks)", function () {
             await assert.rejects(() => runProgram(() => new TenantBackup("app_a-postgresql-backups", args(tenant))), message);
         }
         const ok = await runProgram(() => new TenantBackup("app_a-postgresql-backups", args({ backup: { schedule: "@daily", keep: 7 } })));
-        assert.deepStrictEqual(ok.resources.filter((r) => r.custom && r.type !== "pulumi:providers:kubernetes").map((r) => r.name), ["app_a-postgresql-backups-cronjob"]);
+        assert.deepStrictEqual(ok.resources.filter((r) => r.custom && r.type !== "pulumi:providers:kubernetes").map((r) => r.name), ["app_a-postgresql-backups-login", "app_a-postgresql-backups-cronjob"]);
+        const without = { ...args({ backup: { schedule: "@daily", keep: 7 } }), tenantPassword: undefined };
+        await assert.rejects(() => runProgram(() => new TenantBackup("app_a-postgresql-backups", without)), /postgresql backups log in as the app: tenantPassword is required/);
     });
 
     it("every backup object is valid against the Kubernetes schemas", async () => {

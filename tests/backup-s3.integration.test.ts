@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Client } from "pg";
-import { backupScript, restoreScript } from "../components/backup";
+import { backupEnvironment, backupScript, restoreScript } from "../components/backup";
 import { S3Destination, s3Env, s3FetchScript, s3UploadScript } from "../components/backup-s3";
 import { POSTGRESQL_BACKUP } from "../components/postgresql/engine";
 import { postgresqlRoleStatements } from "../components/postgresql/postgresql-settings";
@@ -122,10 +122,8 @@ describe("postgresql: backups to S3 (s3rver) with the rendered scripts", functio
             encoding: "utf8",
             env: {
                 PATH: [pathPrefix, pg.binDir, process.env.PATH].filter(Boolean).join(":"),
-                PGHOST: "127.0.0.1",
-                PGPORT: String(pgPort),
-                PGUSER: "postgres",
-                PGPASSWORD: ADMIN,
+                // As a Job logs in: the app's own role and password.
+                ...backupEnvironment(POSTGRESQL_BACKUP, { host: "127.0.0.1", port: pgPort, options: undefined as never }, { app: env.APP, options: undefined as never }, {}, PASSWORDS[env.APP] ?? "no-such-app"),
                 ENGINE: "postgresql",
                 ...rcloneEnv,
                 ...env,

@@ -45,6 +45,15 @@ interface Harness {
     dumpText(file: string, binPath: string): string;
     /** The owner of the app's table `notes`, or its definer: the app keeps using what it owned. */
     notesOwner(app: string): Promise<string>;
+    /**
+     * As the tenant `app`, plants what a hostile tenant would for the admin's backup or restore
+     * session to run: code that makes `app` an admin and writes into `victim`'s data.
+     */
+    plantTrap(app: string, victim: string): Promise<void>;
+    /** Whether `app` has become an admin of the server. */
+    escalated(app: string): Promise<boolean>;
+    /** How a restore with replace ends for the trapped dump: restored, or refused with this message. */
+    trapRestore: "restored" | RegExp;
 }
 
 function postgresqlHarness(): Harness {
@@ -90,6 +99,26 @@ function postgresqlHarness(): Harness {
         async notesOwner(app) {
             return String((await this.query(app, "SELECT tableowner FROM pg_tables WHERE tablename = 'notes'"))[0].tableowner);
         },
+        async plantTrap(app) {
+            // Runs whenever a superuser's session calls it, or runs it after SET ROLE; does nothing for the app itself.
+            const escalate = `IF session_user <> current_user OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user) THEN RESET ROLE; EXECUTE 'ALTER ROLE ${app} SUPERUSER'; END IF;`;
+            // An operator the admin's catalog query would pick over pg_catalog's (no exact name !~ name there).
+            await this.query(app, `CREATE FUNCTION public.trap_op(name, name) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN ${escalate} RETURN $1::text OPERATOR(pg_catalog.!~) $2::text; END $$`);
+            await this.query(app, "CREATE OPERATOR public.!~ (LEFTARG = name, RIGHTARG = name, FUNCTION = public.trap_op)");
+            // A CHECK that pg_restore evaluates while it loads the rows.
+            await this.query(app, `CREATE FUNCTION public.trap_check(int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN ${escalate} RETURN true; END $$`);
+            await this.query(app, "CREATE TABLE trap (x int CHECK (public.trap_check(x))); INSERT INTO trap VALUES (1)");
+        },
+        // As the app, its code runs with its own rights: the restore goes through.
+        trapRestore: "restored",
+        async escalated(app) {
+            const c = await connect("postgres", admin, "postgres");
+            try {
+                return (await c.query("SELECT rolsuper FROM pg_roles WHERE rolname = $1", [app])).rows[0].rolsuper === true;
+            } finally {
+                await c.end();
+            }
+        },
     };
 }
 
@@ -130,6 +159,27 @@ function mysqlHarness(): Harness {
             await this.query(app, "SELECT 1 FROM notes LIMIT 1");
             return app;
         },
+        async plantTrap(app, victim) {
+            // A routine body in GBK: 0xBF 0x5C is one character to the server, but the mysql client
+            // reading the dump sees 0x5C as a backslash escaping the quote, ends the string early and
+            // takes the next lines as its commands (\c) and statements of their own.
+            const c = await mysql.createConnection({ host: "127.0.0.1", port, user: app, password: PASSWORDS[app], database: app, charset: "GBK_CHINESE_CI" });
+            // Double quotes: the server still reads all of it as one string literal.
+            const injected = `UPDATE ${victim}.notes SET note = "pwned";;\nGRANT ALL ON *.* TO "${app}"@"%" WITH GRANT OPTION;;\n`;
+            await c.query(`CREATE PROCEDURE trap() SELECT CONCAT('\u7e17', '\n\\c\n${injected}') # ' \\c`);
+            await c.end();
+        },
+        // --binary-mode: the client refuses the smuggled command rather than run it.
+        trapRestore: /Unknown command '\\c'/,
+        async escalated(app) {
+            const root = await connect("root", "");
+            try {
+                const [rows] = await root.query(`SHOW GRANTS FOR '${app}'@'%'`);
+                return (rows as Record<string, string>[]).some((r) => Object.values(r)[0].includes("ON *.*") && !Object.values(r)[0].startsWith("GRANT USAGE"));
+            } finally {
+                await root.end();
+            }
+        },
     };
 }
 
@@ -144,15 +194,17 @@ for (const harness of [postgresqlHarness(), mysqlHarness()]) {
         let first: string;
 
         const rows = async (app: string) => (await harness.query(app, "SELECT id, note FROM notes ORDER BY id")).map((r) => `${r.id}:${r.note}`);
-        const run = (job: RenderedRun, env: Record<string, string>) => {
+        // The app's own login Secret (key `password`) and the server's admin Secret, as the test server has them.
+        const run = (app: string, job: RenderedRun, env: Record<string, string>) => {
+            const secrets = { ...server.secrets, password: PASSWORDS[app] };
             const result = spawnSync("sh", ["-c", job.script], {
                 encoding: "utf8",
-                env: { PATH: [server.path, process.env.PATH].filter(Boolean).join(":"), ...job.env({ port: server.port, secrets: server.secrets, backupDir }), ...env },
+                env: { PATH: [server.path, process.env.PATH].filter(Boolean).join(":"), ...job.env({ port: server.port, secrets, backupDir }), ...env },
             });
             return { status: result.status, stdout: result.stdout, stderr: result.stderr };
         };
-        const backup = (app: string, keep = 28, env: Record<string, string> = {}) => run(jobs[app].backup, { KEEP: String(keep), ...env });
-        const restore = (app: string, from: string, replace = false) => run(jobs[app].restore, { FROM: from, REPLACE: String(replace) });
+        const backup = (app: string, keep = 28, env: Record<string, string> = {}) => run(app, jobs[app].backup, { KEEP: String(keep), ...env });
+        const restore = (app: string, from: string, replace = false) => run(app, jobs[app].restore, { FROM: from, REPLACE: String(replace) });
         const files = () => fs.readdirSync(backupDir).sort();
         const nameIn = (stdout: string) => /^backup (\S+)$/m.exec(stdout)![1];
         const escaped = (s: string) => s.replace(/[.()]/g, (c) => `\\${c}`);
@@ -240,6 +292,23 @@ for (const harness of [postgresqlHarness(), mysqlHarness()]) {
             assert.deepStrictEqual(mine, [...new Set([...older, first, newest])].sort().slice(-2));
             assert.ok(mine.includes(newest), "the new backup is kept");
             for (const f of others) assert.ok(fs.existsSync(path.join(backupDir, f)), `${f} is not app_a's ${engine} backup: kept`);
+        });
+
+        it("runs none of a hostile tenant's planted code as the admin: it stays a tenant, the neighbour's data untouched", async () => {
+            await harness.plantTrap("app_b", "app_a");
+            assert.strictEqual(await harness.escalated("app_b"), false);
+            const dumped = backup("app_b");
+            assert.strictEqual(dumped.status, 0, dumped.stderr);
+            const name = nameIn(dumped.stdout);
+            // Without replace the emptiness check runs (and refuses); with it, the load runs the tenant's code.
+            assert.strictEqual(restore("app_b", name).status, 1);
+            const replaced = restore("app_b", name, true);
+            if (harness.trapRestore === "restored") assert.strictEqual(replaced.status, 0, replaced.stderr);
+            else assert.match(replaced.stderr, harness.trapRestore);
+            assert.strictEqual(await harness.escalated("app_b"), false, "app_b is still a tenant");
+            assert.deepStrictEqual(await rows("app_a"), ["1:app_a first", "2:app_a secret"]);
+            await harness.intrude("app_b", "app_a");
+            fs.rmSync(path.join(backupDir, name));
         });
 
         it("deletes nothing when the dump fails", () => {
@@ -404,9 +473,9 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
         fs.rmSync(path.join(backupDir, forged));
     });
 
-    it("dumps at most a 32nd of maxmemory per call: big keys one by one, a key beyond it fails the backup, not the server", async () => {
+    it("dumps at most a 64th of maxmemory per call: big keys one by one, a key beyond it fails the backup, not the server", async () => {
         const admin = client(redis.adminUrl(1));
-        const cap = Math.floor(Number(((await admin.config("GET", "maxmemory")) as string[])[1]) / 32);
+        const cap = Math.floor(Number(((await admin.config("GET", "maxmemory")) as string[])[1]) / 64);
         const evals = async () => Number(/cmdstat_eval:calls=(\d+)/.exec(await admin.info("commandstats"))![1]);
         const a = client(urls.app_a);
         const before = await snapshot("app_a");

@@ -41,17 +41,21 @@ describe("backups on Docker (npm run backup / restore)", () => {
         assert.strictEqual(scriptOf(pg.args), backupScript(POSTGRESQL_BACKUP.commands));
         assert.strictEqual(scriptOf(redis.args), backupScript(REDIS_BACKUP.commands));
         const serverEnv = { POSTGRES_PASSWORD: "s3cret-admin" };
-        const env = pg.env(serverEnv);
-        assert.strictEqual(env.PGPASSWORD, "s3cret-admin");
+        assert.strictEqual(pg.needsTenantPassword, true);
+        assert.throws(() => pg.env(serverEnv), /app_a's own password is needed \(as PGPASSWORD\)/);
+        const env = pg.env(serverEnv, "s3cret-app");
+        // The app's own login: PostgreSQL backups read nothing of the admin's.
+        assert.strictEqual(env.PGPASSWORD, "s3cret-app");
+        assert.strictEqual(env.PGUSER, "app_a");
         assert.deepStrictEqual(env, {
-            ...backupEnvironment(POSTGRESQL_BACKUP, { host: "127.0.0.1", port: 5432, options: config.engines.postgresql.options as never }, { app: "app_a", options: undefined }, serverEnv),
+            ...backupEnvironment(POSTGRESQL_BACKUP, { host: "127.0.0.1", port: 5432, options: config.engines.postgresql.options as never }, { app: "app_a", options: undefined }, {}, "s3cret-app"),
             APP: "app_a",
             ENGINE: "postgresql",
             BACKUP_DIR: CONTAINER_BACKUP_DIR,
             HOME: "/tmp",
             KEEP: "5",
         });
-        assert.ok(!pg.args.join(" ").includes("s3cret-admin"));
+        assert.ok(!pg.args.join(" ").includes("s3cret"));
         assert.strictEqual(redis.env({ REDISCLI_AUTH: "x" }).REDIS_DATABASES, "4");
         assert.strictEqual(dockerBackupRuns(config, request({ app: "app_b" }), "/repo", "0:0")[0].container, "tenant-databases-dev-postgresql-app-b");
     });
@@ -59,7 +63,7 @@ describe("backups on Docker (npm run backup / restore)", () => {
     it("restores one engine, from latest unless told, refusing what names no backup of the app", () => {
         const [run] = dockerBackupRuns(config, request({ mode: "restore", engine: "postgresql", from: "app_a-postgresql-20261101T030000Z.pgdump", replace: true }), "/repo", "0:0");
         assert.strictEqual(scriptOf(run.args), restoreScript(POSTGRESQL_BACKUP.commands));
-        assert.deepStrictEqual([run.env({ POSTGRES_PASSWORD: "p" }).FROM, run.env({ POSTGRES_PASSWORD: "p" }).REPLACE], ["app_a-postgresql-20261101T030000Z.pgdump", "true"]);
+        assert.deepStrictEqual([run.env({}, "p").FROM, run.env({}, "p").REPLACE], ["app_a-postgresql-20261101T030000Z.pgdump", "true"]);
         assert.strictEqual(dockerBackupRuns(config, request({ mode: "restore", engine: "redis" }), "/repo", "0:0")[0].env({ REDISCLI_AUTH: "x" }).FROM, "latest");
         const refused: [Partial<DockerBackupRequest>, RegExp][] = [
             [{ mode: "restore" }, /app_a uses postgresql, redis: say which one to restore with --engine/],
@@ -106,7 +110,7 @@ describe("backups on Docker (npm run backup / restore)", () => {
             const run = (mode: "backup" | "restore", extra: Partial<DockerBackupRequest> = {}) => {
                 const [r] = dockerBackupRuns(config, request({ mode, engine: "postgresql", ...extra }), "/repo", "0:0");
                 // What the container sees through Docker: the server on its port in the shared network, the directory at /backups.
-                const env = { ...r.env({ POSTGRES_PASSWORD: admin }), PGPORT: String(port), BACKUP_DIR: backups };
+                const env = { ...r.env({}, "pw-a-0123456789"), PGPORT: String(port), BACKUP_DIR: backups };
                 return spawnSync("sh", ["-c", scriptOf(r.args)], { encoding: "utf8", env: { PATH: `${server.binDir}:${process.env.PATH}`, ...env } });
             };
             const backup = run("backup");

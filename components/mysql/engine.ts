@@ -5,7 +5,7 @@ import { connections, memory } from "../config-keys";
 import type { EngineBackup } from "../backup";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { MysqlCredentials } from "./mysql";
-import { MYSQL_ADMIN_USER, MYSQL_DEFAULT_MAX_USER_CONNECTIONS, MysqlTuning, describeMysqlSettings, mysqlConnectionBudget, mysqlServerSettings, mysqlTuningProblems } from "./mysql-settings";
+import { MYSQL_DEFAULT_MAX_USER_CONNECTIONS, MysqlTuning, describeMysqlSettings, mysqlConnectionBudget, mysqlServerSettings, mysqlTuningProblems } from "./mysql-settings";
 
 /** MySQL account names allow at most 32 characters. */
 export const MYSQL_MAX_USER_NAME_LENGTH = 32;
@@ -29,13 +29,17 @@ export interface MysqlTenantOptions {
 
 /**
  * Backup of one app's database with the server's own tools (MySQL's mysqldump and mysql; MariaDB
- * ships them under the same names), connecting as root at MYSQL_HOST:MYSQL_PORT with
- * MYSQL_PASSWORD, given through an option file so it is on no command line. The dump has no
- * `CREATE DATABASE`, so it restores under any name.
+ * ships them under the same names), logged in as the app's own account at MYSQL_HOST:MYSQL_PORT
+ * with MYSQL_PASSWORD, given through an option file so it is on no command line. Never as root:
+ * the mysql client reads a dump as its own command language, and a routine body in a multi-byte
+ * character set can end a string where the server sees none and smuggle statements in. As the
+ * app they reach only its database; `--binary-mode` reads no client commands besides. The dump
+ * has no `CREATE DATABASE`, so it restores under any name.
  */
 export const MYSQL_BACKUP: EngineBackup<MysqlOptions, MysqlTenantOptions> = {
-    env: (server) => ({ MYSQL_HOST: server.host, MYSQL_PORT: String(server.port), MYSQL_USER: MYSQL_ADMIN_USER }),
-    secretEnv: { MYSQL_PASSWORD: "MYSQL_ROOT_PASSWORD" },
+    env: (server, tenant) => ({ MYSQL_HOST: server.host, MYSQL_PORT: String(server.port), MYSQL_USER: tenant.app }),
+    secretEnv: {},
+    tenantPasswordEnv: "MYSQL_PASSWORD",
     commands: {
     extension: "sql",
     prelude: [
@@ -54,7 +58,7 @@ export const MYSQL_BACKUP: EngineBackup<MysqlOptions, MysqlTenantOptions> = {
         `charset=$(sql -e "SELECT CONCAT('CHARACTER SET ', DEFAULT_CHARACTER_SET_NAME, ' COLLATE ', DEFAULT_COLLATION_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '$APP'")`,
         'sql -e "DROP DATABASE \\`$APP\\`; CREATE DATABASE \\`$APP\\` $charset"',
     ].join("\n"),
-    restore: 'sql "$APP" < "$IN"',
+    restore: 'sql --binary-mode "$APP" < "$IN"',
     },
 };
 

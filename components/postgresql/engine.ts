@@ -6,7 +6,6 @@ import type { EngineBackup } from "../backup";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { PostgresqlCredentials } from "./postgresql";
 import {
-    POSTGRES_ADMIN_USER,
     POSTGRES_DEFAULT_CONNECTION_LIMIT,
     POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
     POSTGRES_DEFAULT_STATEMENT_TIMEOUT_SECONDS,
@@ -54,22 +53,29 @@ export interface PostgresqlTenantOptions {
 }
 
 /**
- * Backup of one app's database with the server's own tools, connecting as the admin (PGHOST,
- * PGPORT, PGUSER, PGPASSWORD). The dump is custom format without owners; a restore recreates the
- * objects as the app's role, so the app owns them as before.
+ * Backup of one app's database with the server's own tools, logged in as the app's own role
+ * (PGHOST, PGPORT, PGUSER, PGPASSWORD), never as the superuser: a restore runs the tenant's own
+ * functions (a CHECK, a default), and under `SET ROLE` they could `RESET ROLE` back to the
+ * superuser. The role owns its database and everything in it, so it can dump, empty and load it.
+ * The dump is custom format without owners or grants; what a restore creates the app owns.
  */
 export const POSTGRESQL_BACKUP: EngineBackup<PostgresqlOptions, PostgresqlTenantOptions> = {
-    env: (server) => ({ PGHOST: server.host, PGPORT: String(server.port), PGUSER: POSTGRES_ADMIN_USER }),
-    secretEnv: { PGPASSWORD: "POSTGRES_PASSWORD" },
+    env: (server, tenant) => ({ PGHOST: server.host, PGPORT: String(server.port), PGUSER: tenant.app, PGDATABASE: tenant.app }),
+    secretEnv: {},
+    tenantPasswordEnv: "PGPASSWORD",
     commands: {
     extension: "pgdump",
-    dump: 'pg_dump --format=custom --no-owner --no-privileges --dbname="$APP" --file="$OUT"',
+    // Only the system catalogs on the search path, whatever the database's own setting: the checks
+    // below name no object a tenant could shadow.
+    prelude: "export PGOPTIONS='-c search_path=pg_catalog,pg_temp'",
+    // A lock held on the app's own table fails its backup after 5 minutes instead of holding the Job.
+    dump: 'pg_dump --format=custom --no-owner --no-privileges --lock-wait-timeout=5min --dbname="$APP" --file="$OUT"',
     // Relations, sequences, functions and types of the app's own, in any schema but the system ones.
     isEmpty:
         'test "$(psql -X -q -tA --dbname="$APP" -c "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN (\'pg_catalog\', \'information_schema\') AND n.nspname !~ \'^pg_(toast|temp)\') + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN (\'pg_catalog\', \'information_schema\'))")" = 0',
     // Everything the app's role owns in its database; the database and its grants stay.
     clear: 'psql -X -q -v ON_ERROR_STOP=1 --dbname="$APP" -c "DROP OWNED BY \\"$APP\\" CASCADE"',
-    restore: 'pg_restore --exit-on-error --no-owner --no-privileges --role="$APP" --dbname="$APP" "$IN"',
+    restore: 'pg_restore --exit-on-error --no-owner --no-privileges --dbname="$APP" "$IN"',
     },
 };
 

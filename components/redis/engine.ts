@@ -72,7 +72,7 @@ export interface RedisTenantOptions {
  * on error replies, so every reply is checked. Needs Redis 7.0 (PEXPIRETIME).
  *
  * The server holds a dumped value up to three times while it is dumped (DUMP, its hex form, the
- * reply), above maxmemory. So a call dumps at most a 32nd of maxmemory (MEMORY USAGE, at least
+ * reply), above maxmemory, and tenants' backups may run at once. So a call dumps at most a 64th of maxmemory (MEMORY USAGE, at least
  * 1 MiB): a batch defers the keys beyond it to calls of their own, and a key larger than that
  * fails the backup with its name. A tenant's huge key must not take a shared server down.
  */
@@ -81,7 +81,7 @@ const HEX = 'local hx = {} for i = 0, 255 do hx[string.char(i)] = string.format(
 /** size(key, cap): the key's memory, nil if it is gone; an error naming it (hex) when it is more than cap. */
 const SIZE_LUA =
     'local function size(k, cap) local n = redis.call("MEMORY", "USAGE", k, "SAMPLES", "0") if n and n > tonumber(cap) then ' +
-    'return error({err = "key " .. hex(k) .. " (hex) uses " .. n .. " bytes; a backup dumps at most " .. cap .. " bytes per key (a 32nd of maxmemory): raise the memory limit, or split the value"}) end return n end';
+    'return error({err = "key " .. hex(k) .. " (hex) uses " .. n .. " bytes; a backup dumps at most " .. cap .. " bytes per key (a 64th of maxmemory): raise the memory limit, or split the value"}) end return n end';
 const UNHEX = 'local ux = {} for i = 0, 255 do ux[string.format("%02x", i)] = string.char(i) end local function unhex(h) return (string.gsub(h, "..", ux)) end';
 export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
     env: (server) => ({ REDIS_HOST: server.host, REDIS_PORT: String(server.port), REDIS_USER: REDIS_ADMIN_USER, REDIS_DATABASES: String(server.options.databases) }),
@@ -108,9 +108,9 @@ export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
         'databases=$(seq 0 $((REDIS_DATABASES - 1)))',
         'maxmemory=$(rc 0 CONFIG GET maxmemory | tail -n 1)',
         'case "$maxmemory" in ""|*[!0-9]*) echo "redis: $maxmemory" >&2; exit 1;; esac',
-        // No maxmemory (not one of this program's servers): 64 MiB per call.
+        // No maxmemory (not one of this program's servers): 32 MiB per call.
         '[ "$maxmemory" -gt 0 ] || maxmemory=2147483648',
-        'cap=$((maxmemory / 32)); [ "$cap" -ge 1048576 ] || cap=1048576',
+        'cap=$((maxmemory / 64)); [ "$cap" -ge 1048576 ] || cap=1048576',
         'SCRATCH=$(mktemp)',
         'cleanup="$cleanup $SCRATCH $SCRATCH.big.*"',
     ].join("\n"),
