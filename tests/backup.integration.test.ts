@@ -473,6 +473,22 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
         fs.rmSync(path.join(backupDir, forged));
     });
 
+    it("restores many values of 20-60 KB exactly (command lines of that size were split mid-key)", async () => {
+        const a = client(urls.app_a);
+        const before = await snapshot("app_a");
+        const mids = Array.from({ length: 12 }, (_, i) => [`app_a:mid${i}`, crypto.randomBytes(20000 + i * 3500)] as const);
+        for (const [k, v] of mids) await a.set(k, v);
+        const withMids = await snapshot("app_a");
+        const result = backup("app_a");
+        assert.strictEqual(result.status, 0, result.stderr);
+        await a.del(...mids.map(([k]) => k));
+        const restored = restore("app_a", /^backup (\S+)$/m.exec(result.stdout)![1], true);
+        assert.strictEqual(restored.status, 0, restored.stderr);
+        assert.deepStrictEqual(await snapshot("app_a"), withMids);
+        await a.del(...mids.map(([k]) => k));
+        assert.deepStrictEqual(await snapshot("app_a"), before);
+    });
+
     it("dumps at most a 64th of maxmemory per call: big keys one by one, a key beyond it fails the backup, not the server", async () => {
         const admin = client(redis.adminUrl(1));
         const cap = Math.floor(Number(((await admin.config("GET", "maxmemory")) as string[])[1]) / 64);

@@ -112,7 +112,7 @@ export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
         '[ "$maxmemory" -gt 0 ] || maxmemory=2147483648',
         'cap=$((maxmemory / 64)); [ "$cap" -ge 1048576 ] || cap=1048576',
         'SCRATCH=$(mktemp)',
-        'cleanup="$cleanup $SCRATCH $SCRATCH.big.*"',
+        'cleanup="$cleanup $SCRATCH"',
     ].join("\n"),
     dump: [
         ': > "$OUT"',
@@ -128,15 +128,15 @@ export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
     ].join("\n"),
     isEmpty: ': > "$SCRATCH"; for db in $databases; do walk "$db" "$COUNT_LUA" "$SCRATCH"; done; test ! -s "$SCRATCH"',
     clear: 'for db in $databases; do walk "$db" "$CLEAR_LUA" /dev/null; done',
-    // Payloads up to 64 KiB in batches of 100 keys; bigger ones one at a time through stdin (-x), not the command line.
+    // Every key an EVAL of its own, pipelined in the Redis protocol (redis-cli --pipe): no command
+    // line to outgrow, no batch for xargs to split. --pipe exits non-zero on any error reply.
     restore: [
-        'check() { case "$1" in ""|*[!0-9]*) echo "redis: $1" >&2; exit 1;; esac; }',
-        'for db in $databases; do',
-        '  grep "^$db " "$IN" | awk \'length($4) <= 65536 { print $2; print $3; print $4 }\' | xargs -r -n 300 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" --no-auth-warning -n "$db" EVAL "$RESTORE_LUA" 0 "${APP}:" > "$SCRATCH"',
-        '  while read -r n; do check "$n"; done < "$SCRATCH"',
-        // awk puts each big payload in a file of its own first: sh `read` takes a long line a byte at a time.
-        '  grep "^$db " "$IN" | awk -v f="$SCRATCH.big" \'length($4) > 65536 { n++; printf "%s", $4 > (f "." n); close(f "." n); print $2, $3, f "." n }\' > "$SCRATCH"',
-        '  while read -r key at file; do check "$(rc "$db" -x EVAL "$RESTORE_LUA" 0 "${APP}:" "$key" "$at" < "$file")"; rm -f "$file"; done < "$SCRATCH"',
+        "for db in $databases; do",
+        '  grep "^$db " "$IN" | RESTORE_LUA="$RESTORE_LUA" PREFIX="${APP}:" LC_ALL=C awk \'function bulk(s) { printf "$%d\\r\\n%s\\r\\n", length(s), s } ' +
+            '{ printf "*7\\r\\n"; bulk("EVAL"); bulk(ENVIRON["RESTORE_LUA"]); bulk("0"); bulk(ENVIRON["PREFIX"]); bulk($2); bulk($3); bulk($4) }\' > "$SCRATCH"',
+        '  if [ -s "$SCRATCH" ]; then',
+        '    out=$(rc "$db" --pipe < "$SCRATCH") || { echo "redis: $out" >&2; exit 1; }',
+        "  fi",
         "done",
     ].join("\n"),
     },
