@@ -58,6 +58,12 @@ export function jobObjectName(parts: string[], max: number): string {
     return `${name.slice(0, max - 9).replace(/-+$/, "")}-${hash}`;
 }
 
+/** `restore-<app>-<engine>-<backup time and extension, or latest>[-replace]`, a DNS label. */
+export function restoreJobName(app: string, engine: string, from: string, replace: boolean): string {
+    const backup = from === "latest" ? "latest" : from.slice(app.length + engine.length + 2);
+    return jobObjectName(["restore", dnsName(app), engine, backup, ...(replace ? ["replace"] : [])], 63);
+}
+
 /** The CronJob (`<name>-cronjob`) and the restore Job (`<name>-restore`) of one app on one server. */
 export function tenantBackupJobs(name: string, spec: TenantBackupJobsSpec, namespace: pulumi.Input<string>, provider: k8s.Provider, parent: pulumi.Resource): void {
     const opts = { parent, provider };
@@ -103,16 +109,24 @@ export function tenantBackupJobs(name: string, spec: TenantBackupJobsSpec, names
     if (spec.restore) {
         const r = spec.restore;
         const pod = podSpec(spec, login, "restore", r.script, { FROM: r.from, REPLACE: String(r.replace) });
-        // Named after the backup: a new `from` is a new Job, the same config never runs it twice.
+        // Named after the backup and `replace`: a new decision is a new Job, and only a new
+        // decision. A Job's template cannot change, so a change to it (a new image, the app moved to
+        // another server) would replace the Job and run the restore again over live data: ignored.
         // No TTL: a Job deleted by the cluster would be created again by the next `pulumi up`.
         new k8s.batch.v1.Job(
             `${name}-restore`,
             {
-                metadata: { name: jobObjectName(["restore", dnsName(spec.app), spec.engine, r.from === "latest" ? "latest" : r.from.slice(spec.app.length + spec.engine.length + 2)], 63), namespace, labels },
+                metadata: { name: restoreJobName(spec.app, spec.engine, r.from, r.replace), namespace, labels },
                 // A refused restore fails once, with its reason in the log, and fails `pulumi up`.
                 spec: { backoffLimit: 0, activeDeadlineSeconds: RESTORE_DEADLINE_SECONDS, template: { metadata: { labels }, spec: pod } },
             },
-            { ...opts, dependsOn: spec.dependsOn },
+            {
+                ...opts,
+                dependsOn: spec.dependsOn,
+                ignoreChanges: ["spec", "metadata.labels"],
+                // `pulumi up` waits for the restore, as long as its deadline.
+                customTimeouts: { create: `${RESTORE_DEADLINE_SECONDS / 3600}h`, update: `${RESTORE_DEADLINE_SECONDS / 3600}h` },
+            },
         );
     }
 }

@@ -132,10 +132,14 @@ describe("backups on Kubernetes (rendered under mocks)", function () {
     it("names a restore Job after its backup, and waits for the tenant before it runs", () => {
         const find = finder(volume.resources);
         const pg = find.one(JOB, "app_a-postgresql-backups-restore");
-        assert.strictEqual(pg.inputs.metadata.name, "restore-app-a-postgresql-20261101t030000z-pgdump");
+        assert.strictEqual(pg.inputs.metadata.name, "restore-app-a-postgresql-20261101t030000z-pgdump-replace");
         assert.strictEqual(find.one(JOB, "app_a-redis-backups-restore").inputs.metadata.name, "restore-app-a-redis-latest");
         assert.strictEqual(pg.inputs.spec.backoffLimit, 0, "a refused restore fails once");
         assert.strictEqual(pg.inputs.spec.activeDeadlineSeconds, 12 * 3600);
+        // Only a new decision (a new name) runs a restore again: not a new image, nor the app moved to another server.
+        assert.deepStrictEqual(pg.ignoreChanges, ["spec", "metadata.labels"]);
+        // `pulumi up` waits for it as long as the deadline, not the provider's 10 minutes.
+        assert.deepStrictEqual([pg.customTimeouts.create, pg.customTimeouts.update], ["12h", "12h"]);
         assert.strictEqual(pg.inputs.spec.ttlSecondsAfterFinished, undefined, "a finished Job stays, so the same config never runs it again");
         const tenant = find.all("tenant-databases:postgresql:PostgresqlTenant").find((t) => t.name === "app_a-postgresql")!;
         // dependsOn a component waits for every resource under it.
@@ -144,6 +148,19 @@ describe("backups on Kubernetes (rendered under mocks)", function () {
         for (const child of volume.resources.filter((r) => r.custom && r.parent === tenant.urn)) {
             assert.ok(pg.dependencies.includes(child.urn), `the restore waits for ${child.name}`);
         }
+    });
+
+    it("keeps an app's backup objects, and its restore Job's name, when the app moves between shared and dedicated", async () => {
+        const moved = stack(VOLUME);
+        (moved.apps.app_a.postgresql as Record<string, unknown>).placement = "dedicated";
+        const other = finder((await runStackConfig(moved)).resources);
+        const find = finder(volume.resources);
+        for (const [type, name] of [[CRONJOB, "app_a-postgresql-backups-cronjob"], [JOB, "app_a-postgresql-backups-restore"], [SECRET, "app_a-postgresql-backups-login"]]) {
+            assert.strictEqual(other.one(type, name).urn, find.one(type, name).urn, name);
+            assert.strictEqual(other.one(type, name).inputs.metadata.name, find.one(type, name).inputs.metadata.name, name);
+        }
+        // The Job's pod now reaches the dedicated server: a change its ignoreChanges keeps from running the restore again.
+        assert.notDeepStrictEqual(podOf(other.one(JOB, "app_a-postgresql-backups-restore")).metadata.labels, podOf(find.one(JOB, "app_a-postgresql-backups-restore")).metadata.labels);
     });
 
     it("admits the Job pods of a server, and only those, to that server's port", () => {

@@ -23,6 +23,10 @@ export interface RecordedResource {
     retainOnDelete: boolean;
     /** URNs this resource waits for (explicit and through its inputs). */
     dependencies: string[];
+    /** Input paths whose changes Pulumi ignores. */
+    ignoreChanges: string[];
+    /** Custom timeouts, as Pulumi duration strings ("" when unset). */
+    customTimeouts: { create: string; update: string; delete: string };
 }
 
 export interface MockRun<T> {
@@ -41,6 +45,8 @@ type RegisterRequest = {
     getProtect(): boolean | undefined;
     getRetainondelete(): boolean | undefined;
     getDependenciesList(): string[];
+    getIgnorechangesList(): string[];
+    getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
     getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }) => void): void };
     getObject(): unknown;
 };
@@ -150,6 +156,12 @@ function record(req: RegisterRequest, stack: string): RecordedResource {
         protect: req.getProtect() ?? false,
         retainOnDelete: req.getRetainondelete() ?? false,
         dependencies: [...dependencies],
+        ignoreChanges: req.getIgnorechangesList(),
+        customTimeouts: {
+            create: req.getCustomtimeouts()?.getCreate() ?? "",
+            update: req.getCustomtimeouts()?.getUpdate() ?? "",
+            delete: req.getCustomtimeouts()?.getDelete() ?? "",
+        },
     };
 }
 
