@@ -41,7 +41,8 @@ const CRON_FIELDS = [
     { name: "hour", min: 0, max: 23 },
     { name: "day of month", min: 1, max: 31 },
     { name: "month", min: 1, max: 12, names: ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"] },
-    { name: "day of week", min: 0, max: 7, names: ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"] },
+    // 0-6: Kubernetes parses schedules with robfig/cron, which refuses 7 for Sunday.
+    { name: "day of week", min: 0, max: 6, names: ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"] },
 ] as const;
 /** The macros a Kubernetes CronJob accepts besides five fields. */
 const CRON_MACROS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];

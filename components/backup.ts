@@ -130,7 +130,8 @@ export function restoreScript(commands: BackupCommands): string {
             'if [ "${REPLACE:-false}" = true ]; then',
             commands.clear,
             "elif ! { " + commands.isEmpty + "; }; then",
-            '  echo "restore: the $ENGINE database of $APP holds data; set replace: true to replace it with $from" >&2; exit 1',
+            // REPLACE_HINT: how the caller says replace (config on Kubernetes, --replace on Docker).
+            '  echo "restore: the $ENGINE database of $APP holds data; ${REPLACE_HINT:-set replace: true} to replace it with $from" >&2; exit 1',
             "fi",
             commands.restore,
             'echo "restored $from"',

@@ -13,9 +13,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, parseStackConfig } from "../stacks/config";
+import { parseStackConfig } from "../stacks/config";
 import { DockerBackupRequest, dockerBackupRuns, dockerEnvFile } from "../stacks/docker-backup";
-import { REPO_ROOT, StackFileError, stackFileConfig, stackNames } from "../stacks/files";
+import { REPO_ROOT, stackFileConfig, stackNames } from "../stacks/files";
 import { readApps } from "./stack-output";
 
 const USAGE = {
@@ -42,17 +42,24 @@ function containerEnv(container: string): Record<string, string> {
     return Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 }
 
-/** The command line, parsed; `--stack` defaults to the one Docker stack file of the repo. */
+/** The command line, parsed; `--stack` defaults to the one Docker stack file of the repo. Throws what is wrong with it. */
 export function parseArgs(mode: "backup" | "restore", argv: string[]): DockerBackupRequest & { apps?: string } {
+    const fail = (message: string): never => {
+        throw new Error(message);
+    };
     const flags = new Map<string, string>();
     const positional: string[] = [];
     let replace = false;
     const valued = ["--engine", "--stack", "--dir", "--apps", ...(mode === "restore" ? ["--from"] : [])];
     for (let i = 0; i < argv.length; i++) {
-        if (valued.includes(argv[i])) flags.set(argv[i], argv[++i] ?? fail(`${argv[i]} needs a value\n${USAGE[mode]}`));
-        else if (mode === "restore" && argv[i] === "--replace") replace = true;
-        else if (argv[i].startsWith("--")) fail(`unknown option ${argv[i]}\n${USAGE[mode]}`);
-        else positional.push(argv[i]);
+        const flag = argv[i];
+        if (valued.includes(flag)) {
+            const value = argv[++i];
+            if (value === undefined || value.startsWith("--")) fail(`${flag} needs a value\n${USAGE[mode]}`);
+            flags.set(flag, value);
+        } else if (mode === "restore" && flag === "--replace") replace = true;
+        else if (flag.startsWith("--")) fail(`unknown option ${flag}\n${USAGE[mode]}`);
+        else positional.push(flag);
     }
     if (positional.length !== 1) fail(USAGE[mode]);
     let stack = flags.get("--stack");
@@ -66,29 +73,37 @@ export function parseArgs(mode: "backup" | "restore", argv: string[]): DockerBac
 
 /** The app's own password on an engine, from the stack output `apps`. */
 function tenantPassword(request: { stack: string; app: string; apps?: string }, engine: string): string {
-    const apps = readApps(request.stack, request.apps, fail);
+    const apps = readApps(request.stack, request.apps, "--apps", fail);
     const password = (apps[request.app] as Record<string, { password?: string } | undefined> | undefined)?.[engine]?.password;
     if (password === undefined) fail(`the stack output apps has no ${engine} password for ${request.app}; run pulumi up first, or pass the output with --apps <file>`);
     return password;
 }
 
 function main(mode: "backup" | "restore", argv: string[]): void {
-    const request = parseArgs(mode, argv);
+    let request;
     let runs;
     try {
+        request = parseArgs(mode, argv);
         runs = dockerBackupRuns(parseStackConfig(stackFileConfig(request.stack)), request, REPO_ROOT, `${os.userInfo().uid}:${os.userInfo().gid}`);
     } catch (err) {
-        if (err instanceof ConfigError || err instanceof StackFileError || err instanceof Error) fail(err.message);
+        if (err instanceof Error) fail(err.message); // ConfigError, StackFileError and the plan's refusals: their message says it all
         throw err;
     }
     let failed = false;
     for (const run of runs) {
-        if (mode === "backup") fs.mkdirSync(run.args.find((a) => a.startsWith("--volume="))!.slice("--volume=".length).split(":")[0], { recursive: true, mode: 0o700 });
+        if (mode === "backup") fs.mkdirSync(run.dir, { recursive: true, mode: 0o700 });
+        // Everything that can fail before docker runs is done before the env file exists.
+        let env: string;
+        try {
+            const password = run.needsTenantPassword ? tenantPassword(request, run.engine) : undefined;
+            env = dockerEnvFile(run.env(containerEnv(run.container), password));
+        } catch (err) {
+            fail(`${mode} of ${request.app}'s ${run.engine} data: ${(err as Error).message}`);
+        }
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tenant-backup-"));
         const envFile = path.join(dir, "env");
         try {
-            const password = run.needsTenantPassword ? tenantPassword(request, run.engine) : undefined;
-            fs.writeFileSync(envFile, dockerEnvFile(run.env(containerEnv(run.container), password)), { mode: 0o600 });
+            fs.writeFileSync(envFile, env, { mode: 0o600 });
             const result = spawnSync("docker", run.args.map((a) => a.replace("{envFile}", envFile)), { stdio: "inherit" });
             if (result.status !== 0) {
                 process.stderr.write(`${mode} of ${request.app}'s ${run.engine} data failed\n`);

@@ -21,7 +21,7 @@ function main(argv: string[]): void {
     }
     const [app] = positional;
     if (!app || positional.length > 1) fail("usage: npm run -s env -- <app> [--stack <stack>] [--from <file>|-]");
-    const apps = readApps(flags.get("--stack"), flags.get("--from"), fail);
+    const apps = readApps(flags.get("--stack"), flags.get("--from"), "--from", fail);
     const credentials = apps[app];
     if (!credentials) fail(`no app ${JSON.stringify(app)} in the stack output; apps: ${Object.keys(apps).sort().join(", ") || "none"}`);
     process.stdout.write(formatDotenv(appEnvironment(app, credentials)));

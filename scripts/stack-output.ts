@@ -4,14 +4,15 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import type { AppCredentials } from "../components/environment";
 
-export function readApps(stack: string | undefined, from: string | undefined, fail: (message: string) => never): Record<string, AppCredentials> {
+/** `fromFlag`: the option that names a file instead, for the messages. */
+export function readApps(stack: string | undefined, from: string | undefined, fromFlag: string, fail: (message: string) => never): Record<string, AppCredentials> {
     let text: string;
     if (from !== undefined) {
         text = fs.readFileSync(from === "-" ? 0 : from, "utf8");
     } else {
         const args = ["stack", "output", "apps", "--show-secrets", "--json", ...(stack ? ["--stack", stack] : [])];
         const result = spawnSync("pulumi", args, { encoding: "utf8" });
-        if (result.error) fail(`cannot run the Pulumi CLI (${result.error.message}); install it, or pass the output with --from <file>`);
+        if (result.error) fail(`cannot run the Pulumi CLI (${result.error.message}); install it, or pass the output with ${fromFlag} <file>`);
         if (result.status !== 0) fail(`pulumi ${args.join(" ")} failed:\n${result.stderr.trim()}`);
         text = result.stdout;
     }

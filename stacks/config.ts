@@ -138,7 +138,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
                 placement,
                 hostPort: use.hostPort,
                 options: tenant.options,
-                ...resolveTenantBackup(raw.target, engine, name, use, settings.backup, path, problems),
+                ...resolveTenantBackup(raw.target, engine, name, use, settings.backup, raw.backup !== undefined, path, problems),
             };
         }
         apps[name] = app;
@@ -225,6 +225,7 @@ function resolveTenantBackup(
     app: string,
     use: RawUse,
     engineBackup: EngineConfig["backup"],
+    stackHasBackups: boolean,
     path: string,
     problems: string[],
 ): { backup?: TenantBackupPlan; restore?: TenantRestorePlan } {
@@ -239,7 +240,8 @@ function resolveTenantBackup(
     if (target === "docker") {
         problems.push(`${path}.restore: not on target docker; run npm run restore -- ${app} --engine ${engine.name} --from ${restore.from}`);
     } else if (backup === undefined) {
-        problems.push(`${path}.restore: ${app} has no ${engine.name} backups to restore from; turn backups on for it first`);
+        const off = own === false ? `${path}.backup is false` : !stackHasBackups ? "the stack has no tenant-databases:backup" : `engines.${engine.name}.backup.enabled is false`;
+        problems.push(`${path}.restore: ${app} has no ${engine.name} backups to restore from (${off}); turn backups on for it first`);
     } else {
         const bad = restoreFromProblem(app, engine.name, engine.backup!.commands.extension, restore.from);
         if (bad !== undefined) problems.push(`${path}.restore.from: ${bad}`);

@@ -5,7 +5,7 @@
 // running container. Pure: computes the docker command lines, runs nothing.
 import * as path from "path";
 import { EngineBackup, backupEnvironment, backupScript, restoreScript } from "../components/backup";
-import { BACKUP_DEFAULTS, restoreFromProblem } from "../components/backup-plan";
+import { restoreFromProblem } from "../components/backup-plan";
 import { engineNamed } from "../components/engines";
 import type { ServerPlan, TenantPlan } from "../components/engine";
 import { dockerContainerName } from "../infra/naming";
@@ -34,6 +34,8 @@ export interface DockerBackupRun {
     engine: string;
     /** The server's container, whose environment holds the admin's secrets. */
     container: string;
+    /** The host directory mounted as BACKUP_DIR. */
+    dir: string;
     /** `docker` arguments, the env file's path given as `{envFile}`. */
     args: string[];
     /** The script logs in as the app: `env` needs the app's password (from the stack output `apps`). */
@@ -56,12 +58,19 @@ export function dockerBackupRuns(config: StackConfig, request: DockerBackupReque
     const dirGiven = request.dir ?? (destination && "directory" in destination ? destination.directory : undefined);
     if (dirGiven === undefined) throw new Error(`no backup directory: pass --dir <path>, or set tenant-databases:backup.destination.directory in Pulumi.${request.stack}.yaml`);
     const dir = path.resolve(root, dirGiven);
+    if (dir.includes(":")) throw new Error(`the backup directory ${dir} holds a ':', which docker --volume cannot mount; choose another`);
 
     const used = Object.keys(app.uses);
     if (request.engine !== undefined && !used.includes(request.engine)) {
         throw new Error(`${request.app} does not use ${request.engine}; it uses ${used.join(", ") || "no engine"}`);
     }
-    const engines = request.engine !== undefined ? [request.engine] : used.filter((e) => engineNamed(e).backup !== undefined);
+    // Backups follow the config (which engines, how many kept); a restore may use any backup there is.
+    const backedUp = used.filter((e) => app.uses[e].backup !== undefined);
+    const engines = request.engine !== undefined ? [request.engine] : request.mode === "backup" ? backedUp : used;
+    if (request.mode === "backup") {
+        if (engines.length === 0) throw new Error(`${request.app} has no backups in stack ${request.stack}: ${whyNoBackup(config, request.app, used[0])}`);
+        for (const e of engines) if (!backedUp.includes(e)) throw new Error(`${request.app}'s ${e} data is not backed up: ${whyNoBackup(config, request.app, e)}`);
+    }
     if (request.mode === "restore" && engines.length !== 1) throw new Error(`${request.app} uses ${engines.join(", ")}: say which one to restore with --engine`);
 
     const servers = planTopology(config).servers;
@@ -76,22 +85,31 @@ export function dockerBackupRuns(config: StackConfig, request: DockerBackupReque
     });
 }
 
+/** Which config key keeps an app's data of an engine from being backed up. */
+function whyNoBackup(config: StackConfig, app: string, engine: string | undefined): string {
+    if (config.backup === undefined) return `the stack has no tenant-databases:backup (add one with destination.directory)`;
+    if (engine === undefined) return "it uses no engine";
+    if (config.engines[engine]?.backup === undefined) return `engines.${engine}.backup.enabled is false`;
+    return `apps.${app}.${engine}.backup is false`;
+}
+
 function oneRun(request: DockerBackupRequest, hook: EngineBackup, server: ServerPlan, tenant: TenantPlan, dir: string, user: string): DockerBackupRun {
     const engine = engineNamed(server.engine);
     let own: Record<string, string>;
     if (request.mode === "backup") {
-        own = { KEEP: String(tenant.backup?.keep ?? BACKUP_DEFAULTS.keep) };
+        own = { KEEP: String(tenant.backup!.keep) };
     } else {
         const from = request.from ?? "latest";
         const bad = restoreFromProblem(tenant.app, server.engine, hook.commands.extension, from);
         if (bad !== undefined) throw new Error(`--from: ${bad}`);
-        own = { FROM: from, REPLACE: String(request.replace ?? false) };
+        own = { FROM: from, REPLACE: String(request.replace ?? false), REPLACE_HINT: "pass --replace" };
     }
     const container = dockerContainerName(dockerNamePrefix(request.stack), server.name);
     const script = request.mode === "backup" ? backupScript(hook.commands) : restoreScript(hook.commands);
     return {
         engine: server.engine,
         container,
+        dir,
         args: [
             "run",
             "--rm",

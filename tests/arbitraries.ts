@@ -11,14 +11,16 @@ export const appNameArb = fc
     .stringMatching(/^[a-z]([a-z0-9_]{0,10}[a-z0-9])?$/)
     .filter((name) => ENGINES.every((engine) => !isReservedName(engine, name)) && !name.endsWith("headless"));
 const placementArb = fc.constantFrom("shared", "dedicated");
+const backupArb = fc.oneof(fc.constant(false as const), fc.record({ keep: fc.integer({ min: 1, max: 30 }) }));
 
 type Use = { placement?: "shared" | "dedicated" };
 
 export interface AppSpec {
     name: string;
     placement?: "shared" | "dedicated";
-    postgresql?: Use & { connectionLimit?: number };
-    redis?: Use;
+    /** `backup` and a restore of `latest` count only in stacks with backups. */
+    postgresql?: Use & { connectionLimit?: number; backup?: false | { keep: number }; restoreLatest?: boolean };
+    redis?: Use & { backup?: false | { keep: number } };
     mysql?: Use;
     mongodb?: Use;
     qdrant?: Use;
@@ -33,8 +35,8 @@ export const appsArb = (maxApps = 12, minApps = 1) =>
             {
                 name: appNameArb,
                 placement: placementArb,
-                postgresql: fc.record({ placement: placementArb, connectionLimit: fc.integer({ min: 1, max: 8 }) }, { requiredKeys: [] }),
-                redis: fc.record({ placement: placementArb }, { requiredKeys: [] }),
+                postgresql: fc.record({ placement: placementArb, connectionLimit: fc.integer({ min: 1, max: 8 }), backup: backupArb, restoreLatest: fc.boolean() }, { requiredKeys: [] }),
+                redis: fc.record({ placement: placementArb, backup: backupArb }, { requiredKeys: [] }),
                 mysql: fc.record({ placement: placementArb }, { requiredKeys: [] }),
                 mongodb: fc.record({ placement: placementArb }, { requiredKeys: [] }),
                 qdrant: fc.record({ placement: placementArb }, { requiredKeys: [] }),
@@ -83,19 +85,27 @@ export const stackArb = fc.record({
     placement: placementArb,
     postgresqlPlacement: fc.option(placementArb, { nil: undefined }),
     redisPlacement: fc.option(placementArb, { nil: undefined }),
+    backups: fc.boolean(),
 });
 
 /**
  * A raw stack config for these apps. Redis db numbers are fixed per app name by `dbOf`, as an
  * operator fixes them in the YAML: they never depend on the app's position in the list.
  */
-export function rawConfig(stack: { placement: string; postgresqlPlacement?: string; redisPlacement?: string }, apps: AppSpec[], dbOf: (app: string) => number) {
+export function rawConfig(stack: { placement: string; postgresqlPlacement?: string; redisPlacement?: string; backups?: boolean }, apps: AppSpec[], dbOf: (app: string) => number) {
     const rawApps: Record<string, unknown> = {};
     for (const app of apps) {
         const entry: Record<string, unknown> = {};
         if (app.placement) entry.placement = app.placement;
-        if (app.postgresql) entry.postgresql = { ...app.postgresql };
-        if (app.redis) entry.redis = { ...app.redis, db: dbOf(app.name) };
+        if (app.postgresql) {
+            const { backup, restoreLatest, ...use } = app.postgresql;
+            const restore = stack.backups && backup !== false && restoreLatest ? { restore: { from: "latest" } } : {};
+            entry.postgresql = { ...use, ...(stack.backups && backup !== undefined ? { backup } : {}), ...restore };
+        }
+        if (app.redis) {
+            const { backup, ...use } = app.redis;
+            entry.redis = { ...use, db: dbOf(app.name), ...(stack.backups && backup !== undefined ? { backup } : {}) };
+        }
         if (app.mysql) entry.mysql = { ...app.mysql };
         if (app.mongodb) entry.mongodb = { ...app.mongodb };
         if (app.qdrant) entry.qdrant = { ...app.qdrant, collections: { docs: { size: 8, distance: "Cosine" } } };
@@ -114,9 +124,10 @@ export function rawConfig(stack: { placement: string; postgresqlPlacement?: stri
             mysql: { maxConnections: 300 },
             mongodb: {},
             qdrant: {},
-            neo4j: { edition: "enterprise", acceptLicenseAgreement: true },
+            neo4j: { edition: "enterprise", acceptLicenseAgreement: true, ...(stack.backups ? { backup: { enabled: false } } : {}) },
         },
         apps: rawApps,
+        ...(stack.backups ? { backup: { destination: { volume: { sizeGi: 5 } } } } : {}),
     };
 }
 

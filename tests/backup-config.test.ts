@@ -77,7 +77,17 @@ describe("backup config", () => {
             { backup: { destination: S3 }, engines: { postgresql: { backup: { enabled: false } }, redis: {} }, apps: { app_a: { postgresql: { backup: { keep: 2 } } } } },
             /^apps\.app_a\.postgresql\.backup: postgresql is not backed up in this stack/,
         ],
-        ["a restore without backups", { apps: { app_a: { postgresql: { restore: { from: "latest" } } } } }, /^apps\.app_a\.postgresql\.restore: app_a has no postgresql backups to restore from/],
+        ["a restore without backups", { apps: { app_a: { postgresql: { restore: { from: "latest" } } } } }, /^apps\.app_a\.postgresql\.restore: app_a has no postgresql backups to restore from \(the stack has no tenant-databases:backup\)/],
+        [
+            "a restore of an app whose backups are off",
+            { backup: { destination: S3 }, apps: { app_a: { postgresql: { backup: false, restore: { from: "latest" } } } } },
+            /^apps\.app_a\.postgresql\.restore: app_a has no postgresql backups to restore from \(apps\.app_a\.postgresql\.backup is false\)/,
+        ],
+        [
+            "a restore of an engine whose backups are off",
+            { backup: { destination: S3 }, engines: { postgresql: { backup: { enabled: false } }, redis: {} }, apps: { app_a: { postgresql: { restore: { from: "latest" } } } } },
+            /^apps\.app_a\.postgresql\.restore: app_a has no postgresql backups to restore from \(engines\.postgresql\.backup\.enabled is false\)/,
+        ],
         [
             "a restore of another app's backup",
             { backup: { destination: S3 }, apps: { app_a: { postgresql: { restore: { from: "app_b-postgresql-20261101T030000Z.pgdump" } } } } },
@@ -129,10 +139,10 @@ describe("backup config", () => {
     });
 
     it("knows cron as a CronJob does: fields, lists, ranges, steps, names, macros", () => {
-        for (const ok of ["0 */6 * * *", "30 2 * * 1-5", "0 0 1,15 * *", "15 3 * JAN-MAR sun", "0 0 ? * 7", "@daily", "@hourly", "*/5 0-23/2 * * *"]) {
+        for (const ok of ["0 */6 * * *", "30 2 * * 1-5", "0 0 1,15 * *", "15 3 * JAN-MAR sun", "0 0 ? * 6", "@daily", "@hourly", "*/5 0-23/2 * * *"]) {
             assert.strictEqual(cronProblem(ok), undefined, ok);
         }
-        for (const bad of ["", "* * * *", "* * * * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 8", "5-1 * * * *", "*/0 * * * *", "@every 5m", "@reboot", "? * * * *", "1-2-3 * * * *"]) {
+        for (const bad of ["", "* * * *", "* * * * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 7", "5-1 * * * *", "*/0 * * * *", "@every 5m", "@reboot", "? * * * *", "1-2-3 * * * *"]) {
             assert.ok(cronProblem(bad), `${JSON.stringify(bad)} is refused`);
         }
     });

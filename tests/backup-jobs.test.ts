@@ -13,6 +13,7 @@ import { JOB_FOR_LABEL } from "../infra/naming";
 import { MockRun, RecordedResource, finder, plaintextOccurrences, runProgram, valueOf } from "./helpers/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { TenantBackup } from "../components/tenant-backup";
+import { neo4jEngine } from "../components/neo4j/engine";
 import { POSTGRESQL_BACKUP } from "../components/postgresql/engine";
 import { runStackConfig } from "./helpers/stacks";
 import type { StackOutputs } from "../stacks/program";
@@ -246,6 +247,11 @@ describe("backups on Kubernetes (rendered under mocks)", function () {
             [{ backup: { schedule: "@daily", keep: 0 } }, /keep 0 is not a whole number of at least 1/],
             [{ backup: { schedule: "@daily", keep: 7 }, restore: { from: "app_b-postgresql-20260101T000000Z.pgdump", replace: false } }, /is not a backup of app_a's postgresql data/],
         ];
+        // The hook's own refusal: Neo4j Community cannot dump one database while it runs.
+        await assert.rejects(
+            () => runProgram(() => new TenantBackup("app_a-neo4j-backups", { ...args({ backup: { schedule: "@daily", keep: 7 } }), hook: neo4jEngine.backup!, engine: "neo4j", server: { name: "neo4j", image: "neo4j:5.26", uid: 7474, port: 7687, options: { edition: "community" } } } as never)),
+            /TenantBackup app_a-neo4j-backups: Neo4j Community cannot back up a database while the server runs/,
+        );
         for (const [tenant, message] of refused) {
             await assert.rejects(() => runProgram(() => new TenantBackup("app_a-postgresql-backups", args(tenant))), message);
         }
@@ -256,7 +262,10 @@ describe("backups on Kubernetes (rendered under mocks)", function () {
     });
 
     it("every backup object is valid against the Kubernetes schemas", async () => {
-        for (const r of [...volume.resources, ...s3.resources].filter((r) => [CRONJOB, JOB, PVC].includes(r.type))) {
+        // The Jobs, the volume claim, the login Secrets and the server policies that admit the Jobs.
+        const objects = [...volume.resources, ...s3.resources].filter((r) => [CRONJOB, JOB, PVC, SECRET, NETPOL].includes(r.type));
+        assert.ok(objects.some((r) => r.type === SECRET && r.name.endsWith("-backups-login")));
+        for (const r of objects) {
             const [group, version] = (r.inputs.apiVersion as string).includes("/") ? (r.inputs.apiVersion as string).split("/") : ["", r.inputs.apiVersion];
             const mod = (await import(group ? `kubernetes-models/${group}/${version}/${r.inputs.kind}` : `kubernetes-models/${version}/${r.inputs.kind}`)) as Record<string, new (d: unknown) => { validate(): void }>;
             assert.doesNotThrow(() => new mod[r.inputs.kind](r.inputs).validate(), `${r.inputs.kind} ${r.inputs.metadata.name}`);

@@ -77,6 +77,24 @@ describe("backups on Docker (npm run backup / restore)", () => {
         assert.throws(() => dockerBackupRuns(k8s, request({}), "/repo", "0:0"), /runs on kubernetes: backups run as CronJobs there/);
     });
 
+    it("backs up what the config backs up, with its keep, and names the key that turned an engine off", () => {
+        const some = parseStackConfig({
+            ...DOCKER,
+            engines: { postgresql: { backup: { keep: 3 } }, redis: { databases: 4, backup: { enabled: false } }, mysql: {} },
+            apps: { app_a: { postgresql: {}, redis: { db: 0 }, mysql: { backup: false } } },
+        });
+        const runs = dockerBackupRuns(some, request({}), "/repo", "0:0");
+        assert.deepStrictEqual(runs.map((r) => r.engine), ["postgresql"]);
+        assert.strictEqual(runs[0].env({}, "p").KEEP, "3");
+        assert.throws(() => dockerBackupRuns(some, request({ engine: "redis" }), "/repo", "0:0"), /app_a's redis data is not backed up: engines\.redis\.backup\.enabled is false/);
+        assert.throws(() => dockerBackupRuns(some, request({ engine: "mysql" }), "/repo", "0:0"), /app_a's mysql data is not backed up: apps\.app_a\.mysql\.backup is false/);
+        // A restore may use any backup there is.
+        assert.strictEqual(dockerBackupRuns(some, request({ mode: "restore", engine: "redis" }), "/repo", "0:0").length, 1);
+        const none = parseStackConfig({ ...DOCKER, engines: { postgresql: {} }, apps: { app_a: { postgresql: {} } }, backup: undefined });
+        assert.throws(() => dockerBackupRuns(none, request({ dir: "/tmp/x" }), "/repo", "0:0"), /app_a has no backups in stack dev: the stack has no tenant-databases:backup/);
+        assert.throws(() => dockerBackupRuns(config, request({ dir: "/tmp/a:b" }), "/repo", "0:0"), /holds a ':', which docker --volume cannot mount/);
+    });
+
     it("writes an env file Docker reads literally, and refuses a value it cannot carry", () => {
         assert.strictEqual(dockerEnvFile({ A: "x y 'z'", B: "" }), "A=x y 'z'\nB=\n");
         assert.throws(() => dockerEnvFile({ A: "x\ny" }), /A: a value with a line break/);
@@ -117,7 +135,9 @@ describe("backups on Docker (npm run backup / restore)", () => {
             assert.strictEqual(backup.status, 0, backup.stderr);
             assert.match(backup.stdout, /^backup app_a-postgresql-\d{8}T\d{6}Z\.pgdump$/m);
             await asApp("UPDATE notes SET body = 'changed'");
-            assert.strictEqual(run("restore").status, 1, "refuses a database holding data without --replace");
+            const refused = run("restore");
+            assert.strictEqual(refused.status, 1, "refuses a database holding data without --replace");
+            assert.match(refused.stderr, /holds data; pass --replace to replace it/);
             const restore = run("restore", { replace: true });
             assert.strictEqual(restore.status, 0, restore.stderr);
             assert.deepStrictEqual(await asApp("SELECT body FROM notes"), [{ body: "kept" }]);

@@ -7,6 +7,7 @@ import * as path from "path";
 import { benchConfig } from "../bench/config";
 import { formatDotenv } from "../components/environment";
 import { parseStackConfig } from "../stacks/config";
+import { parseArgs } from "../scripts/backup";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -20,6 +21,107 @@ function runScript(script: string, args: string[], input?: string) {
 
 describe("operator scripts", function () {
     this.timeout(60000);
+
+    describe("npm run backup / restore (Docker), with a stand-in docker command", () => {
+        let tmp: string;
+        let log: string;
+        const apps = { lernmi: { postgresql: { password: "app-pg-secret" }, redis: { password: "app-redis-secret" } } };
+        const backup = (args: string[], env: Record<string, string> = {}) =>
+            spawnSync(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", path.join(ROOT, "scripts", "backup.ts"), ...args], {
+                cwd: ROOT,
+                input: JSON.stringify(apps),
+                encoding: "utf8",
+                env: { ...process.env, PATH: `${tmp}:${process.env.PATH}`, FAKE_DOCKER_LOG: log, ...env },
+            });
+        before(() => {
+            tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fake-docker-"));
+            log = path.join(tmp, "log");
+            // Answers `inspect` with a server container's environment; records each `run`, with a copy of its env file.
+            fs.writeFileSync(
+                path.join(tmp, "docker"),
+                [
+                    "#!/bin/sh",
+                    'case "$1" in',
+                    `inspect) echo '["REDISCLI_AUTH=admin-redis-secret","POSTGRES_PASSWORD=admin-pg-secret","PATH=/usr/bin"]' ;;`,
+                    'run) n=$(ls "$FAKE_DOCKER_LOG".* 2>/dev/null | wc -l)',
+                    '  for a in "$@"; do case "$a" in --env-file=*) f=${a#--env-file=}; cp "$f" "$FAKE_DOCKER_LOG.$n.env"; stat -c %a "$f" > "$FAKE_DOCKER_LOG.$n.mode"; echo "$f" > "$FAKE_DOCKER_LOG.$n.path" ;; esac; done',
+                    '  printf "%s\\n" "$*" > "$FAKE_DOCKER_LOG.$n.args"; exit "${FAKE_DOCKER_STATUS:-0}" ;;',
+                    "esac",
+                ].join("\n"),
+                { mode: 0o755 },
+            );
+        });
+        after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+        beforeEach(() => {
+            for (const f of fs.readdirSync(tmp).filter((f) => f.startsWith("log."))) fs.rmSync(path.join(tmp, f));
+        });
+        const runs = () =>
+            fs
+                .readdirSync(tmp)
+                .filter((f) => f.endsWith(".args"))
+                .sort()
+                .map((f) => {
+                    const base = path.join(tmp, f.replace(/\.args$/, ""));
+                    return { args: fs.readFileSync(`${base}.args`, "utf8"), env: fs.readFileSync(`${base}.env`, "utf8"), mode: fs.readFileSync(`${base}.mode`, "utf8").trim(), path: fs.readFileSync(`${base}.path`, "utf8").trim() };
+                });
+
+        it("backs up each engine as the config says, the app's or the admin's password only in a private env file, deleted afterwards", () => {
+            const dir = path.join(tmp, "backups");
+            const result = backup(["backup", "lernmi", "--stack", "dev", "--dir", dir, "--apps", "-"]);
+            assert.strictEqual(result.status, 0, result.stderr);
+            const [pg, redis] = runs();
+            assert.match(pg.args, /^run --rm --network=container:tenant-databases-dev-postgresql /);
+            assert.match(redis.args, /--network=container:tenant-databases-dev-redis /);
+            assert.match(pg.env, /^PGUSER=lernmi$/m);
+            assert.match(pg.env, /^PGPASSWORD=app-pg-secret$/m, "PostgreSQL logs in as the app");
+            assert.match(redis.env, /^REDISCLI_AUTH=admin-redis-secret$/m, "Redis as the admin, from the server container");
+            assert.doesNotMatch(pg.env, /admin-pg-secret/);
+            for (const r of [pg, redis]) {
+                assert.doesNotMatch(r.args, /secret/, "no password on the command line");
+                assert.strictEqual(r.mode, "600");
+                assert.ok(!fs.existsSync(r.path), "the env file is deleted");
+                assert.ok(r.args.includes(`--volume=${dir}:/backups`));
+            }
+            assert.ok(fs.statSync(dir).isDirectory());
+        });
+
+        it("parses its command line, refusing a flag without a value and unknown options", () => {
+            assert.deepStrictEqual(parseArgs("restore", ["lernmi", "--engine", "redis", "--from", "latest", "--replace", "--stack", "dev", "--apps", "-"]), {
+                mode: "restore",
+                stack: "dev",
+                app: "lernmi",
+                engine: "redis",
+                dir: undefined,
+                from: "latest",
+                replace: true,
+                apps: "-",
+            });
+            assert.strictEqual(parseArgs("backup", ["lernmi"]).stack, "dev", "the repo's one Docker stack");
+            assert.throws(() => parseArgs("backup", ["lernmi", "--engine", "--dir", "x"]), /--engine needs a value/);
+            assert.throws(() => parseArgs("backup", ["lernmi", "--bogus"]), /unknown option --bogus/);
+            assert.throws(() => parseArgs("backup", ["lernmi", "--from", "latest"]), /unknown option --from/, "--from is the restore's");
+            assert.throws(() => parseArgs("backup", []), /usage: npm run backup/);
+        });
+
+        it("fails when docker fails, and names what is wrong with the command line", () => {
+            const failed = backup(["backup", "lernmi", "--stack", "dev", "--dir", tmp, "--apps", "-", "--engine", "redis"], { FAKE_DOCKER_STATUS: "3" });
+            assert.strictEqual(failed.status, 1);
+            assert.match(failed.stderr, /backup of lernmi's redis data failed/);
+            assert.strictEqual(runs().length, 1);
+            for (const f of fs.readdirSync(tmp).filter((f) => f.startsWith("log."))) fs.rmSync(path.join(tmp, f));
+            // The command line's own errors are tested in-process below; these go through the whole command.
+            const cases: [string[], RegExp][] = [
+                [["backup", "lernmi", "--stack", "dev", "--engine"], /--engine needs a value/],
+                [["restore", "lernmi", "--stack", "dev", "--dir", tmp], /lernmi uses postgresql, redis: say which one to restore with --engine/],
+            ];
+            for (const [args, message] of cases) {
+                const result = backup(args);
+                assert.strictEqual(result.status, 1, args.join(" "));
+                assert.match(result.stderr, message);
+            }
+            assert.deepStrictEqual(runs(), [], "docker never ran for a refused command line");
+        });
+    });
 
     it("env prints an app's variables as .env from the apps output", () => {
         const apps = {

@@ -41,6 +41,9 @@ function ownerOf(r: RecordedResource, byUrn: Map<string, RecordedResource>, dedi
         const tenant = /^tenant-databases:([a-z0-9]+):[A-Za-z0-9]+Tenant$/.exec(cur.type);
         if (tenant && cur.name.endsWith(`-${tenant[1]}`)) return cur.name.slice(0, -tenant[1].length - 1);
         if (cur.type === "kubernetes:core/v1:Secret" && cur.name.endsWith("-databases")) return cur.name.slice(0, -"-databases".length);
+        // An app's backups: its CronJob, restore Job and login Secret.
+        const backups = /^([a-z][a-z0-9_]*)-(postgresql|mysql|mongodb|redis|qdrant|neo4j)-backups$/.exec(cur.name);
+        if (cur.type === "tenant-databases:backup:TenantBackup" && backups) return backups[1];
         if (cur.type.endsWith("Server") && dedicatedServers.has(cur.name)) return dedicatedServers.get(cur.name);
         if (cur.type === "random:index/randomPassword:RandomPassword") {
             const own = /^([a-z][a-z0-9_]*)-(postgresql|mysql|mongodb|redis|qdrant|neo4j)-password$/.exec(cur.name);
@@ -63,7 +66,10 @@ async function resourcesByApp(stack: Stack, apps: AppSpec[], dbOf: (app: string)
         if (!owned.has(owner)) owned.set(owner, new Map());
         owned.get(owner)!.set(r.urn, r.inputs);
     }
-    // Not vacuous: every tenancy the program built is attributed to its app.
+    // Not vacuous: every app's backups are attributed to it, and every tenancy the program built.
+    for (const r of run.resources.filter((r) => r.type === "tenant-databases:backup:TenantBackup")) {
+        assert.ok(owned.get(r.name.replace(/-[a-z0-9]+-backups$/, ""))?.has(r.urn), `${r.name} is attributed to its app`);
+    }
     for (const s of servers) {
         for (const app of s.tenants) {
             const urns = [...(owned.get(app)?.keys() ?? [])];
@@ -124,7 +130,7 @@ describe("stability of other apps (properties)", () => {
                 const after = await resourcesByApp(stack, change.after, dbOf);
                 assertOthersUnchanged(before, after, change, "resources");
             }),
-            { numRuns: 6, examples: [[{ placement: "shared", postgresqlPlacement: undefined, redisPlacement: undefined }, joined]] },
+            { numRuns: 6, examples: [[{ placement: "shared", postgresqlPlacement: undefined, redisPlacement: undefined, backups: true }, joined]] },
         );
     });
 });

@@ -308,7 +308,7 @@ describe("stack files run whole under mocks", () => {
                 }
                 assert.ok(await isSecretOutput(result.apps), "output apps is secret");
                 assert.ok(!(await isSecretOutput(result.servers)), "output servers is plain");
-                const plainOutputs = JSON.stringify({ servers: await valueOf(result.servers), capacity: result.capacity });
+                const plainOutputs = JSON.stringify({ servers: await valueOf(result.servers), capacity: result.capacity, backups: result.backups });
                 assert.deepStrictEqual(passwords.filter((p) => plainOutputs.includes(p)), []);
                 // The secret output does carry them: the audit would notice a leak.
                 const apps = JSON.stringify(await valueOf(result.apps));
