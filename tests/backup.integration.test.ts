@@ -489,7 +489,7 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
         assert.deepStrictEqual(await snapshot("app_a"), before);
     });
 
-    it("dumps at most a 64th of maxmemory per call: big keys one by one, a key beyond it fails the backup, not the server", async () => {
+    it("defers keys beyond a call's budget (a 64th of maxmemory) to calls of their own; a key beyond it fails that app's backup, not the server", async () => {
         const admin = client(redis.adminUrl(1));
         const cap = Math.floor(Number(((await admin.config("GET", "maxmemory")) as string[])[1]) / 64);
         const evals = async () => Number(/cmdstat_eval:calls=(\d+)/.exec(await admin.info("commandstats"))![1]);
