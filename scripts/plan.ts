@@ -13,7 +13,8 @@ import { appSecretName } from "../infra/naming";
 import { engineNamed } from "../components/engines";
 import { environmentKeys } from "../components/environment";
 
-function main(stack: string | undefined): number {
+/** Prints the plan of a stack (name or file) on the console; returns the exit code. */
+export function main(stack: string | undefined): number {
     if (!stack) {
         console.error("usage: npm run plan -- <stack>|<file.yaml>   (a stack name reads Pulumi.<stack>.yaml)");
         return 2;
@@ -76,4 +77,4 @@ function main(stack: string | undefined): number {
     return 0;
 }
 
-process.exitCode = main(process.argv[2]);
+if (require.main === module) process.exitCode = main(process.argv[2]);
