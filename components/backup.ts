@@ -21,6 +21,23 @@ export interface BackupCommands {
     clear: string;
     /** Loads the file "$IN" into the app's database. */
     restore: string;
+    /**
+     * Prints one line per object of the app's own data with its size (`<object> <rows or keys>`),
+     * read exactly, so two servers holding the same data print the same lines. A move compares
+     * the source's with the target's (copyOutScript, copyInScript).
+     */
+    count?: string;
+    /**
+     * Stops the app's writes on the server it runs against, before a move copies the data; reads
+     * go on. Runs in copyOutScript before the dump.
+     */
+    freeze?: string;
+    /**
+     * The freeze logs in as the server's admin where the other commands log in as the app (the
+     * app cannot take its own write rights away): it reads the variables of
+     * EngineBackup.freezeSecretEnv, runs only fixed statements that name the app, and unsets them.
+     */
+    freezeAsAdmin?: true;
 }
 
 /** An image a backup Job runs in, and the non-root user it runs as (restricted Pod Security). */
@@ -49,6 +66,8 @@ export interface EngineBackup<Options = any, TenantOptions = any> {
     secretEnv: Record<string, string>;
     /** The variable that carries the app's own password, when the commands log in as the app. */
     tenantPasswordEnv?: string;
+    /** With `commands.freezeAsAdmin`: the variables only the freeze reads, from the server's admin environment (as `secretEnv`). */
+    freezeSecretEnv?: Record<string, string>;
     /** Why a server with these settings cannot back up one tenant on its own (Neo4j Community), or undefined. */
     problem?(options: Options): string | undefined;
 }
@@ -56,7 +75,8 @@ export interface EngineBackup<Options = any, TenantOptions = any> {
 /**
  * Every variable an engine's commands read, for a run outside Kubernetes: the plain ones, the
  * secret ones taken from the server's own environment (`serverEnv`, e.g. a container's), and the
- * app's own password where the commands log in as the app.
+ * app's own password where the commands log in as the app. `freeze`: for a copyOutScript, also
+ * the admin's variables a freeze as the admin reads.
  */
 export function backupEnvironment<Options, TenantOptions>(
     hook: EngineBackup<Options, TenantOptions>,
@@ -64,8 +84,10 @@ export function backupEnvironment<Options, TenantOptions>(
     tenant: { app: string; options: TenantOptions },
     serverEnv: Record<string, string | undefined>,
     tenantPassword?: string,
+    options: { freeze?: boolean } = {},
 ): Record<string, string> {
-    const secret = Object.entries(hook.secretEnv).map(([name, from]) => {
+    const fromServer = { ...hook.secretEnv, ...(options.freeze && hook.commands.freezeAsAdmin ? hook.freezeSecretEnv : {}) };
+    const secret = Object.entries(fromServer).map(([name, from]) => {
         const value = serverEnv[from];
         if (value === undefined) throw new Error(`the server's environment has no ${from} (needed as ${name})`);
         return [name, value] as const;
@@ -97,21 +119,41 @@ function frame(commands: BackupCommands, body: string): string {
     ].join("\n");
 }
 
+/** Dumps the app's data to a partial file "$OUT" beside the backup "$name" it becomes (see keepDump). */
+function dumpSteps(commands: BackupCommands): string[] {
+    return [
+        'name="${APP}-${ENGINE}-$(date -u +%Y%m%dT%H%M%SZ).${EXT}"',
+        // Its own partial file: a second run in the same second (a manual Job) writes another.
+        'OUT=$(mktemp "$BACKUP_DIR/.${name}.partial.XXXXXX")',
+        'cleanup="$cleanup $OUT"',
+        commands.dump,
+    ];
+}
+
+/** The dump succeeded: it becomes the backup "$name". */
+const keepDump = 'mv "$OUT" "$BACKUP_DIR/$name"';
+
 /** Dumps the app's data to a new backup, then keeps the newest KEEP; prints `backup <name>`. */
 export function backupScript(commands: BackupCommands): string {
     return frame(
         commands,
         [
-            'name="${APP}-${ENGINE}-$(date -u +%Y%m%dT%H%M%SZ).${EXT}"',
-            // Its own partial file: a second run in the same second (a manual Job) writes another.
-            'OUT=$(mktemp "$BACKUP_DIR/.${name}.partial.XXXXXX")',
-            'cleanup="$cleanup $OUT"',
-            commands.dump,
-            'mv "$OUT" "$BACKUP_DIR/$name"',
+            ...dumpSteps(commands),
+            keepDump,
             'backups | tail -n +$((KEEP + 1)) | while read -r old; do rm -f "$BACKUP_DIR/$old"; done',
             'echo "backup $name"',
         ].join("\n"),
     );
+}
+
+/** Checks that "$from" names a backup of this app and engine in BACKUP_DIR, and sets IN to its path; `who` starts the messages. */
+function locateSteps(who: string): string[] {
+    return [
+        `if [ -z "$from" ]; then echo "${who}: no backup of $APP ($ENGINE) in $BACKUP_DIR" >&2; exit 1; fi`,
+        `if ! is_backup "$from"; then echo "${who}: $from is not a backup of $APP ($ENGINE)" >&2; exit 1; fi`,
+        'IN="$BACKUP_DIR/$from"',
+        `if [ ! -f "$IN" ]; then echo "${who}: no backup $from in $BACKUP_DIR" >&2; exit 1; fi`,
+    ];
 }
 
 /**
@@ -123,10 +165,7 @@ export function restoreScript(commands: BackupCommands): string {
         commands,
         [
             'if [ "$FROM" = latest ]; then from=$(backups | head -n 1); else from=$FROM; fi',
-            'if [ -z "$from" ]; then echo "restore: no backup of $APP ($ENGINE) in $BACKUP_DIR" >&2; exit 1; fi',
-            'if ! is_backup "$from"; then echo "restore: $from is not a backup of $APP ($ENGINE)" >&2; exit 1; fi',
-            'IN="$BACKUP_DIR/$from"',
-            'if [ ! -f "$IN" ]; then echo "restore: no backup $from in $BACKUP_DIR" >&2; exit 1; fi',
+            ...locateSteps("restore"),
             'if [ "${REPLACE:-false}" = true ]; then',
             commands.clear,
             "elif ! { " + commands.isEmpty + "; }; then",
@@ -135,6 +174,79 @@ export function restoreScript(commands: BackupCommands): string {
             "fi",
             commands.restore,
             'echo "restored $from"',
+        ].join("\n"),
+    );
+}
+
+/** The copy's counts, written by copyOutScript beside the dump, checked by copyInScript. */
+const COUNTS = '"$BACKUP_DIR/counts"';
+
+/** Writes the engine's counts, in one order whatever the engine's (C collation), to "$COUNTED". */
+function countSteps(commands: BackupCommands, script: string): string[] {
+    if (commands.count === undefined) throw new Error(`${script}: the engine's backup has no count, so a copy cannot be checked`);
+    return [
+        'raw=$(mktemp)',
+        'cleanup="$cleanup $raw"',
+        // A brace group, not a pipe: sh has no pipefail, and a failed count must fail the script.
+        `{\n${commands.count}\n} > "$raw"`,
+        'LC_ALL=C sort "$raw" > "$COUNTED"',
+    ];
+}
+
+/**
+ * The first half of a move, with the SOURCE server's variables (those the backup reads): freezes
+ * the app's writes there (when the engine can), dumps its data to a backup in BACKUP_DIR under the
+ * usual name, and writes the counts of what it holds to "$BACKUP_DIR/counts". BACKUP_DIR is the
+ * move's own directory: a backup of the app already there is refused, never replaced or deleted.
+ * Prints `copied out <name>`.
+ */
+export function copyOutScript(commands: BackupCommands): string {
+    const counted = countSteps(commands, "copyOutScript");
+    return frame(
+        commands,
+        [
+            'if [ -n "$(backups)" ]; then echo "copy: $BACKUP_DIR already holds a backup of $APP ($ENGINE): a copy goes through an empty directory of its own" >&2; exit 1; fi',
+            ...(commands.freeze ? [commands.freeze] : []),
+            ...dumpSteps(commands),
+            // Counted after the dump, with writes frozen: what the dump holds.
+            'COUNTED=$(mktemp "$BACKUP_DIR/.counts.partial.XXXXXX")',
+            'cleanup="$cleanup $COUNTED"',
+            ...counted,
+            // The counts first: a backup in the directory means a whole copy.
+            `mv "$COUNTED" ${COUNTS}`,
+            keepDump,
+            'echo "copied out $name"',
+        ].join("\n"),
+    );
+}
+
+/**
+ * The second half of a move, with the TARGET server's variables: empties the app's database there
+ * (the target tenant is new, and a run after a failed copy starts over), restores the one backup in
+ * BACKUP_DIR, and counts the target's data. Exits 1 naming the objects whose counts differ from
+ * "$BACKUP_DIR/counts"; prints `copied <n> objects` when they are equal.
+ */
+export function copyInScript(commands: BackupCommands): string {
+    const counted = countSteps(commands, "copyInScript");
+    return frame(
+        commands,
+        [
+            'from=$(backups | head -n 1)',
+            `if [ -n "$(backups | tail -n +2)" ]; then echo "copy: $BACKUP_DIR holds more than one backup of $APP ($ENGINE); a copy goes through a directory of its own" >&2; exit 1; fi`,
+            ...locateSteps("copy"),
+            `if [ ! -f ${COUNTS} ]; then echo "copy: no counts beside $from in $BACKUP_DIR" >&2; exit 1; fi`,
+            commands.clear,
+            commands.restore,
+            'COUNTED=$(mktemp)',
+            'cleanup="$cleanup $COUNTED"',
+            ...counted,
+            `if [ "$(cat ${COUNTS})" != "$(cat "$COUNTED")" ]; then`,
+            '  echo "copy: the $ENGINE data of $APP on the target differs from the source\'s (object and rows or keys):" >&2',
+            `  LC_ALL=C comm -23 ${COUNTS} "$COUNTED" | while IFS= read -r line; do printf '  source: %s\\n' "$line" >&2; done`,
+            `  LC_ALL=C comm -13 ${COUNTS} "$COUNTED" | while IFS= read -r line; do printf '  target: %s\\n' "$line" >&2; done`,
+            "  exit 1",
+            "fi",
+            'echo "copied $(($(wc -l < "$COUNTED"))) objects"',
         ].join("\n"),
     );
 }

@@ -5,7 +5,7 @@ import { connections, memory } from "../config-keys";
 import type { EngineBackup } from "../backup";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { MysqlCredentials } from "./mysql";
-import { MYSQL_DEFAULT_MAX_USER_CONNECTIONS, MysqlTuning, describeMysqlSettings, mysqlConnectionBudget, mysqlServerSettings, mysqlTuningProblems } from "./mysql-settings";
+import { MYSQL_ADMIN_USER, MYSQL_DEFAULT_MAX_USER_CONNECTIONS, MysqlTuning, describeMysqlSettings, mysqlConnectionBudget, mysqlServerSettings, mysqlTuningProblems } from "./mysql-settings";
 
 /** MySQL account names allow at most 32 characters. */
 export const MYSQL_MAX_USER_NAME_LENGTH = 32;
@@ -59,7 +59,46 @@ export const MYSQL_BACKUP: EngineBackup<MysqlOptions, MysqlTenantOptions> = {
         'sql -e "DROP DATABASE \\`$APP\\`; CREATE DATABASE \\`$APP\\` $charset"',
     ].join("\n"),
     restore: 'sql --binary-mode "$APP" < "$IN"',
+    // Each base table (and MariaDB's system-versioned ones: their current rows) with its exact
+    // COUNT(*), in one statement built and run on the server: the client never parses a table name.
+    count: [
+        `sql "$APP" <<'SQL'`,
+        "SET SESSION group_concat_max_len = 4294967295;",
+        "SET @counts = (SELECT COALESCE(GROUP_CONCAT(CONCAT('SELECT CONCAT(', QUOTE(TABLE_NAME), ', '' '', COUNT(*)) FROM `', REPLACE(TABLE_NAME, '`', '``'), '`') SEPARATOR ' UNION ALL '), 'SELECT 1 FROM DUAL WHERE FALSE')",
+        "  FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED'));",
+        "PREPARE counts FROM @counts;",
+        "EXECUTE counts;",
+        "DEALLOCATE PREPARE counts;",
+        "SQL",
+    ].join("\n"),
+    // The app cannot take its own rights away (ALL on its database has no GRANT OPTION): the
+    // admin keeps it to reading and dumping its data (SELECT, SHOW VIEW, EXECUTE; TRIGGER and EVENT
+    // so the dump keeps its triggers and events), with fixed statements naming only the app (a
+    // checked [a-z0-9_] name), then ends its connections, which keep their rights until their
+    // next USE (their open transactions roll back). Writes then fail with `INSERT command denied
+    // to user ...`.
+    freezeAsAdmin: true,
+    freeze: [
+        'case "$APP" in "" | *[!a-z0-9_]*) echo "freeze: $APP is not an app name" >&2; exit 1;; esac',
+        "ADMINCNF=$(mktemp)",
+        'cleanup="$cleanup $ADMINCNF"',
+        `printf '[client]\\nuser=%s\\npassword=%s\\nhost=%s\\nport=%s\\n' ${MYSQL_ADMIN_USER} "$MYSQL_ADMIN_PASSWORD" "$MYSQL_HOST" "$MYSQL_PORT" > "$ADMINCNF"`,
+        // Nothing after the freeze runs with the admin's password.
+        "unset MYSQL_ADMIN_PASSWORD",
+        'admin() { mysql --defaults-extra-file="$ADMINCNF" -N -B "$@"; }',
+        // The tenant's grant names its database as a pattern, `_` escaped (grantDatabasePattern).
+        "grant=$(printf '%s' \"$APP\" | sed 's/_/\\\\_/g')",
+        'admin -e "REVOKE ALL PRIVILEGES ON \\`$grant\\`.* FROM \'$APP\'@\'%\'; GRANT SELECT, SHOW VIEW, EXECUTE, TRIGGER, EVENT ON \\`$grant\\`.* TO \'$APP\'@\'%\'"',
+        'ids=$(admin -e "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = \'$APP\'")',
+        "for id in $ids; do",
+        '  case "$id" in *[!0-9]*) echo "freeze: $id is not a connection id" >&2; exit 1;; esac',
+        // A connection may have ended since.
+        '  admin -e "KILL CONNECTION $id" 2>/dev/null || true',
+        "done",
+        'rm -f "$ADMINCNF"',
+    ].join("\n"),
     },
+    freezeSecretEnv: { MYSQL_ADMIN_PASSWORD: "MYSQL_ROOT_PASSWORD" },
 };
 
 const ENV_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"] as const;

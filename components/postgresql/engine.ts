@@ -76,6 +76,42 @@ export const POSTGRESQL_BACKUP: EngineBackup<PostgresqlOptions, PostgresqlTenant
     // Everything the app's role owns in its database; the database and its grants stay.
     clear: 'psql -X -q -v ON_ERROR_STOP=1 --dbname="$APP" -c "DROP OWNED BY \\"$APP\\" CASCADE"',
     restore: 'pg_restore --exit-on-error --no-owner --no-privileges --dbname="$APP" "$IN"',
+    // Every table of the app's (any schema but the system ones) with its rows, counted exactly in
+    // one snapshot: ONLY counts each row in its own table (inheritance, partitions), and without
+    // row-level security a policy fails the count rather than hide rows. Then its large objects.
+    count: [
+        `psql -X -q -tA -v ON_ERROR_STOP=1 --dbname="$APP" <<'SQL'`,
+        "SET row_security = off;",
+        "SET statement_timeout = 0;",
+        "SET lock_timeout = '5min';",
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;",
+        "SELECT pg_catalog.format('SELECT %L || '' '' || pg_catalog.count(*) FROM ONLY %I.%I', pg_catalog.format('%I.%I', n.nspname, c.relname), n.nspname, c.relname)",
+        "  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+        "  WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)' \\gexec",
+        "SELECT 'large objects ' || n FROM (SELECT pg_catalog.count(*) AS n FROM pg_catalog.pg_largeobject_metadata) l WHERE n > 0;",
+        "COMMIT;",
+        "SQL",
+    ].join("\n"),
+    // As the app (an ordinary role may set its own defaults and end its own sessions): new sessions
+    // start read-only, the role-in-database setting being the most specific; sessions begun before
+    // end after a pause (one may have read the settings just before they changed), their open
+    // transactions rolled back. Binds a well-behaved app only (a session may SET
+    // default_transaction_read_only = off): such writes make the counts differ and fail the copy.
+    // pg_terminate_backend's timeout needs PostgreSQL 14+.
+    freeze: [
+        `psql -X -q -v ON_ERROR_STOP=1 --dbname="$APP" <<'SQL'`,
+        // A second run (a copy tried again) starts read-only itself.
+        "SET default_transaction_read_only = off;",
+        "ALTER ROLE CURRENT_USER SET default_transaction_read_only = on;",
+        "SELECT pg_catalog.format('ALTER ROLE CURRENT_USER IN DATABASE %I SET default_transaction_read_only = on', pg_catalog.current_database()) \\gexec",
+        "DO $$ DECLARE alive bigint; BEGIN",
+        "  PERFORM pg_catalog.pg_sleep(0.2);",
+        "  SELECT pg_catalog.count(*) FILTER (WHERE NOT pg_catalog.pg_terminate_backend(pid, 10000)) INTO alive FROM pg_catalog.pg_stat_activity",
+        "    WHERE usename = CURRENT_USER AND pid <> pg_catalog.pg_backend_pid() AND backend_start < pg_catalog.statement_timestamp();",
+        "  IF alive > 0 THEN RAISE EXCEPTION 'freeze: % sessions of % did not end within 10 seconds', alive, CURRENT_USER; END IF;",
+        "END $$;",
+        "SQL",
+    ].join("\n"),
     },
 };
 

@@ -139,6 +139,18 @@ export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
         "  fi",
         "done",
     ].join("\n"),
+    // The app's keys in each logical database that holds any: `db<n> <keys>`.
+    count: 'for db in $databases; do : > "$SCRATCH"; walk "$db" "$COUNT_LUA" "$SCRATCH"; n=$(wc -l < "$SCRATCH"); [ "$n" -eq 0 ] || echo "db$db $((n))"; done',
+    // The app's user loses every write command (its allow-list minus @write), at once for its
+    // connections too; reads, SELECT and PUBLISH go on. Writes fail with `NOPERM this user has no
+    // permissions to run the 'set' command`. Saved, so a restart keeps it. A user that does not
+    // exist is refused: ACL SETUSER would create one.
+    freeze: [
+        'user=$(rc 0 ACL GETUSER "$APP")',
+        'if [ -z "$user" ]; then echo "freeze: the server has no user $APP" >&2; exit 1; fi',
+        'out=$(rc 0 ACL SETUSER "$APP" -@write); [ "$out" = OK ] || { echo "redis: $out" >&2; exit 1; }',
+        'out=$(rc 0 ACL SAVE); [ "$out" = OK ] || { echo "redis: $out" >&2; exit 1; }',
+    ].join("\n"),
     },
 };
 
