@@ -15,7 +15,7 @@ import * as path from "path";
 import { Client } from "pg";
 import { grantDatabasePattern } from "../components/mysql/mysql";
 import { postgresqlRoleStatements } from "../components/postgresql/postgresql-settings";
-import { ProgramRedis, createProgramTenants, redisProgram, startProgramRedis } from "./helpers/redis-server";
+import { ProgramRedis, createProgramTenants, redisProgram, startProgramRedis, writeEveryRedisType } from "./helpers/redis-server";
 import { initPostgres, startPostgres } from "./helpers/postgres";
 import { freePort, startMariadb, tempDir } from "./helpers/servers";
 import { RenderedRun, renderedBackupJobs } from "./helpers/rendered-jobs";
@@ -398,13 +398,7 @@ describe("redis: per-tenant backup and restore on a real redis-server (the rende
         backupDir = tmp;
         // app_a: every type, a TTL, binary key and value, a value too big for one batch, and keys in another database.
         const a = client(urls.app_a);
-        await a.set("app_a:s", "string", "EX", 3600);
-        await a.hset("app_a:h", { f1: "v1", f2: "v2" });
-        await a.rpush("app_a:l", "x", "y", "z");
-        await a.sadd("app_a:set", "m1", "m2");
-        await a.zadd("app_a:z", 1, "one", 2, "two");
-        await a.xadd("app_a:stream", "*", "field", "value");
-        await a.set(Buffer.concat([Buffer.from("app_a:bin\n "), Buffer.from([0, 255, 10, 32])]), Buffer.from([0, 1, 2, 255, 10, 13, 32]));
+        await writeEveryRedisType(a, "app_a");
         await a.set("app_a:big", big);
         await client(urls.app_a, 3).set("app_a:elsewhere", "in db 3");
         const b = client(urls.app_b);

@@ -20,7 +20,7 @@ import { REDIS_BACKUP } from "../components/redis/engine";
 import { RedisServer } from "../components/redis/redis";
 import { redisAclUserProvider } from "../components/redis/redis-acl-user";
 import { initPostgres, startPostgres } from "./helpers/postgres";
-import { ProgramRedis, RedisProgram, UserInputs, createProgramTenants, redisProgram, startProgramRedis } from "./helpers/redis-server";
+import { ProgramRedis, RedisProgram, UserInputs, createProgramTenants, redisProgram, startProgramRedis, writeEveryRedisType } from "./helpers/redis-server";
 import { freePort, startMariadb, tempDir } from "./helpers/servers";
 
 type Label = "A" | "B";
@@ -383,13 +383,9 @@ function redis(): Engine {
         async seed(s) {
             if (s.label === "A") {
                 const a = app(s, APP);
+                await writeEveryRedisType(a, APP);
+                // What the sessions below read and write.
                 await a.set("app_a:notes", "3", "EX", 3600);
-                await a.hset("app_a:h", { f1: "v1", f2: "v2" });
-                await a.rpush("app_a:l", "x", "y", "z");
-                await a.sadd("app_a:set", "m1", "m2");
-                await a.zadd("app_a:z", 1, "one", 2, "two");
-                await a.xadd("app_a:stream", "*", "field", "value");
-                await a.set(Buffer.from([...Buffer.from("app_a:bin\n "), 0, 255]), Buffer.from([0, 1, 255, 10]));
                 await app(s, APP, 3).set("app_a:elsewhere", "in db 3");
             }
             await app(s, NEIGHBOUR).set("app_b:secret", `app_b secret on ${s.label}`);
@@ -435,7 +431,7 @@ function redis(): Engine {
             const outs = (await redisAclUserProvider.create!(users[APP])).outs!;
             s.passwords[APP] = outs.password;
         },
-        counts: "db1 7\ndb3 1\n",
+        counts: "db1 8\ndb3 1\n",
         truncate(dir) {
             // The dump without one of db 1's keys.
             const [name] = fs.readdirSync(dir).filter((f) => f.endsWith(".redis"));
@@ -444,7 +440,7 @@ function redis(): Engine {
             const cut = lines.filter((l) => l.split(" ")[1] !== Buffer.from("app_a:l").toString("hex"));
             assert.strictEqual(cut.length, lines.length - 1);
             fs.writeFileSync(file, cut.join("\n") + "\n");
-            return { path: [], source: "db1 7", target: "db1 6" };
+            return { path: [], source: "db1 8", target: "db1 7" };
         },
         dumpTool: { name: "redis-cli", word: "EVAL" },
         existingSession: { events: [], write: "NOPERM this user has no permissions to run the 'set' command" },

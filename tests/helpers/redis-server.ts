@@ -4,6 +4,7 @@
 // the port and bind address of the test, and creates the program's tenants on it with the real
 // RedisAclUser provider.
 import * as assert from "assert";
+import type Redis from "ioredis";
 import * as fs from "fs";
 import * as path from "path";
 import { appEnvironment } from "../../components/environment";
@@ -133,4 +134,15 @@ export async function createProgramTenants(
         ),
     );
     return { users, urls, states };
+}
+
+/** As tenant `app`: a key of every type under `<app>:`, one with a TTL, and a binary key and value. */
+export async function writeEveryRedisType(c: Redis, app: string): Promise<void> {
+    await c.set(`${app}:s`, "string", "EX", 3600);
+    await c.hset(`${app}:h`, { f1: "v1", f2: "v2" });
+    await c.rpush(`${app}:l`, "x", "y", "z");
+    await c.sadd(`${app}:set`, "m1", "m2");
+    await c.zadd(`${app}:z`, 1, "one", 2, "two");
+    await c.xadd(`${app}:stream`, "*", "field", "value");
+    await c.set(Buffer.concat([Buffer.from(`${app}:bin\n `), Buffer.from([0, 255, 10, 32])]), Buffer.from([0, 1, 2, 255, 10, 13, 32]));
 }
