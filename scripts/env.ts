@@ -8,23 +8,31 @@ import { appEnvironment, formatDotenv } from "../components/environment";
 import { readApps } from "./stack-output";
 
 function fail(message: string): never {
-    process.stderr.write(`${message}\n`);
-    process.exit(1);
+    throw new Error(message);
 }
 
-function main(argv: string[]): void {
+/** The .env text for the command line `argv`; throws what is wrong with it. */
+export function envText(argv: string[]): string {
     const flags = new Map<string, string>();
     const positional: string[] = [];
     for (let i = 0; i < argv.length; i++) {
-        if (argv[i] === "--stack" || argv[i] === "--from") flags.set(argv[i], argv[++i] ?? fail(`${argv[i]} needs a value`));
-        else positional.push(argv[i]);
+        const flag = argv[i];
+        if (flag === "--stack" || flag === "--from") flags.set(flag, argv[++i] ?? fail(`${flag} needs a value`));
+        else positional.push(flag);
     }
     const [app] = positional;
     if (!app || positional.length > 1) fail("usage: npm run -s env -- <app> [--stack <stack>] [--from <file>|-]");
     const apps = readApps(flags.get("--stack"), flags.get("--from"), "--from", fail);
     const credentials = apps[app];
     if (!credentials) fail(`no app ${JSON.stringify(app)} in the stack output; apps: ${Object.keys(apps).sort().join(", ") || "none"}`);
-    process.stdout.write(formatDotenv(appEnvironment(app, credentials)));
+    return formatDotenv(appEnvironment(app, credentials));
 }
 
-main(process.argv.slice(2));
+if (require.main === module) {
+    try {
+        process.stdout.write(envText(process.argv.slice(2)));
+    } catch (err) {
+        process.stderr.write(`${(err as Error).message}\n`);
+        process.exit(1);
+    }
+}
