@@ -31,6 +31,13 @@ export { DatabasePlatform } from "./components/platform";
 export type { DatabasePlatformArgs, ServerSummary, KubernetesTarget, DockerTarget, AppCredentials } from "./components/platform";
 export { appEnvironment } from "./components/environment";
 
+// One app's scheduled backups and restore of one engine on Kubernetes (DatabasePlatform makes them from its plans).
+export { TenantBackup } from "./components/tenant-backup";
+export type { TenantBackupArgs } from "./components/tenant-backup";
+export type { BackupDestination, TenantBackupPlan, TenantRestorePlan } from "./components/backup-plan";
+export type { S3Destination } from "./components/backup-s3";
+export type { EngineBackup, BackupCommands } from "./components/backup";
+
 // Where a server runs.
 export { KubernetesRuntime } from "./infra/kubernetes";
 export type { KubernetesRuntimeArgs } from "./infra/kubernetes";
