@@ -95,6 +95,21 @@ export interface BuiltServer {
     tenants: Record<string, Tenant>;
 }
 
+/**
+ * The isolation audit of `npm run verify`, run against a live server with tenants' own
+ * credentials (never the admin's): what a hostile tenant would try.
+ */
+export interface EngineAudit<C extends TenantCredentials = TenantCredentials> {
+    /** As the tenant: write, read back and delete a probe object in its own database/key space; throws naming what failed. */
+    probe(own: C): Promise<void>;
+    /**
+     * As tenant `own`, try to read and write `other`'s data on the same server; resolves to
+     * undefined when every attempt is refused, or a description of what got through (a breach).
+     * Throws when an attempt neither succeeds nor is refused (the server is unreachable, say).
+     */
+    intrude(own: C, other: C): Promise<string | undefined>;
+}
+
 /** Figures a planned server reports in `capacity` and `npm run plan`. */
 export interface ServerFigures {
     /** Server settings derived from the memory limit (or overridden in config). */
@@ -135,6 +150,8 @@ export interface EngineDescriptor<Name extends string = string, EngineRaw = any,
     environment(credentials: Credentials): Record<string, string>;
     /** Dump, emptiness check, clear and restore of one app's data, and what they read, for the backup scripts (components/backup.ts). */
     readonly backup?: EngineBackup<Options, TenantOptions>;
+    /** The isolation audit of `npm run verify` (loads the engine's client library when called). */
+    audit?(): EngineAudit<Credentials>;
     /** Builds the server and its tenants (loads the engine's components on first call). */
     createServer(plan: ServerPlan<Options, TenantOptions>, context: ServerContext): BuiltServer;
 }

@@ -106,6 +106,9 @@ const ENV_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MY
 const load = () =>
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require("./mysql") as typeof import("./mysql");
+const loadAudit = () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require("./mysql-audit") as typeof import("./mysql-audit");
 
 export const mysqlEngine: EngineDescriptor<"mysql", EngineRaw, AppRaw, MysqlOptions, MysqlTenantOptions, MysqlCredentials> = {
     name: "mysql",
@@ -146,6 +149,7 @@ export const mysqlEngine: EngineDescriptor<"mysql", EngineRaw, AppRaw, MysqlOpti
         MYSQL_USER: c.user,
         MYSQL_PASSWORD: c.password,
     }),
+    audit: () => loadAudit().mysqlAudit,
     createServer(plan, context) {
         const args = { ...serverArgsOf(plan, context), tuning: plan.settings.options.tuning, tenants: tenantSpecsOf(plan, context) };
         return new (load().MysqlServer)(plan.name, args, { parent: context.parent });

@@ -120,6 +120,9 @@ const ENV_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "P
 const load = () =>
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require("./postgresql") as typeof import("./postgresql");
+const loadAudit = () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require("./postgresql-audit") as typeof import("./postgresql-audit");
 
 export const postgresqlEngine: EngineDescriptor<"postgresql", EngineRaw, AppRaw, PostgresqlOptions, PostgresqlTenantOptions, PostgresqlCredentials> = {
     name: "postgresql",
@@ -172,6 +175,7 @@ export const postgresqlEngine: EngineDescriptor<"postgresql", EngineRaw, AppRaw,
         PGUSER: c.user,
         PGPASSWORD: c.password,
     }),
+    audit: () => loadAudit().postgresqlAudit,
     createServer(plan, context) {
         const args = { ...serverArgsOf(plan, context), tuning: plan.settings.options.tuning, tenants: tenantSpecsOf(plan, context) };
         return new (load().PostgresqlServer)(plan.name, args, { parent: context.parent });
