@@ -206,6 +206,29 @@ describe("npm run verify: isolation audit on real PostgreSQL, MariaDB and Redis 
         assert.deepStrictEqual((await verifyStack(only("postgresql"), audits)).problems, [], "restored");
     });
 
+    it("postgresql: a tenant that opens its own database to everyone is named, and its traps never run in the auditing tenant's session", async () => {
+        // All within app_b's own rights: the owner may grant CONNECT on its database, and create
+        // operators, views and triggers whose code would run with the rights of whoever uses them.
+        const steal = "BEGIN EXECUTE 'ALTER ROLE ' || pg_catalog.quote_ident(current_user) || ' PASSWORD ''stolen'''; RETURN true; EXCEPTION WHEN OTHERS THEN RETURN true; END";
+        await pgRun(pgAs("app_b"), "GRANT CONNECT ON DATABASE app_b TO PUBLIC");
+        await pgRun(pgAs("app_b"), `CREATE FUNCTION public.trap() RETURNS boolean LANGUAGE plpgsql AS $$ ${steal} $$`);
+        await pgRun(pgAs("app_b"), `CREATE FUNCTION public.trap_op(name, name) RETURNS boolean LANGUAGE plpgsql AS $$ ${steal} $$`);
+        await pgRun(pgAs("app_b"), "CREATE OPERATOR public.!~~ (LEFTARG = name, RIGHTARG = name, FUNCTION = public.trap_op)");
+        await pgRun(pgAs("app_b"), "CREATE VIEW public.trap_view AS SELECT public.trap() AS t; GRANT SELECT ON public.trap_view TO PUBLIC");
+        await pgRun(pgAs("app_b"), "CREATE FUNCTION public.trap_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM public.trap(); RETURN NULL; END $$");
+        await pgRun(pgAs("app_b"), "CREATE TRIGGER trap AFTER INSERT ON notes FOR EACH STATEMENT EXECUTE FUNCTION public.trap_trigger(); GRANT SELECT, INSERT ON notes TO PUBLIC");
+        try {
+            const result = await verifyStack(only("postgresql"), audits);
+            assert.match(result.problems.join("\n"), /app_a got into app_b's data: as app_a: connected to database "app_b"; read public\.notes; write public\.notes; read public\.trap_view/);
+            // app_a's password is still its own: none of app_b's code ran as app_a.
+            assert.deepStrictEqual(await pgRun(pgAs("app_a"), "SELECT 1 AS ok"), [{ ok: 1 }]);
+        } finally {
+            await pgRun(pgAs("app_b"), "DROP VIEW public.trap_view; DROP TRIGGER trap ON notes; DROP FUNCTION public.trap_trigger(); DROP OPERATOR public.!~~ (name, name); DROP FUNCTION public.trap_op(name, name); DROP FUNCTION public.trap()");
+            await pgRun(pgAs("app_b"), "REVOKE SELECT, INSERT ON notes FROM PUBLIC; REVOKE CONNECT ON DATABASE app_b FROM PUBLIC");
+        }
+        assert.deepStrictEqual((await verifyStack(only("postgresql"), audits)).problems, [], "restored");
+    });
+
     it("postgresql: names the breach when app_a is made a member of app_b", async () => {
         await pgRun(pgAdmin(), "GRANT app_b TO app_a");
         try {

@@ -84,7 +84,8 @@ export const mysqlAudit: EngineAudit<MysqlCredentials> = {
         try {
             await attempt(`USE ${other.database}`, `USE ${db}`);
             // A user sees only the tables it has some privilege on: any listed is already one too many.
-            const [listed] = (await connection.query("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1 LIMIT 50", [
+            // Base tables only are tried: reading a view could run the other tenant's function with our rights.
+            const [listed] = (await connection.query("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY 1 LIMIT 50", [
                 other.database,
             ])) as [{ name: string }[], unknown];
             if (listed.length > 0) got.push(`sees tables ${listed.map((t) => `${other.database}.${t.name}`).join(", ")}`);
