@@ -3,6 +3,7 @@
 // platform builds from. Pure: no Pulumi.
 import { createHash } from "crypto";
 import { z } from "zod";
+import { BACKUP_NAME_PATTERN } from "./backup";
 import type { S3Destination } from "./backup-s3";
 
 /** Where backups go. Kubernetes: an S3 bucket or a volume claim in the server namespace; Docker: a directory on the host. */
@@ -83,7 +84,8 @@ export function cronProblem(schedule: string): string | undefined {
 
 /** A backup's id as a restore names it: `<app>-<engine>-<YYYYMMDDTHHMMSSZ>.<extension>`. */
 export function backupIdPattern(app: string, engine: string, extension: string): RegExp {
-    return new RegExp(`^${app}-${engine}-[0-9]{8}T[0-9]{6}Z\\.${extension}$`);
+    // The scripts' own pattern, with the values they substitute (names of [a-z0-9_], no regex characters).
+    return new RegExp(BACKUP_NAME_PATTERN.replace("${APP}", app).replace("${ENGINE}", engine).replace("${EXT}", extension));
 }
 
 /** Why `from` names no backup of this app and engine, or undefined. */

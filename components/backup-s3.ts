@@ -34,9 +34,6 @@ const REMOTE = "backup";
  * variables only, and S3_PATH (`bucket/prefix`). No secret: credentials come from the Secret.
  */
 export function s3Env(dest: S3Destination): Record<string, string> {
-    const bucket = dest.bucket.trim();
-    if (!bucket || bucket.includes("/")) throw new Error(`S3 bucket must be a bucket name without '/', got ${JSON.stringify(dest.bucket)}`);
-    const prefix = (dest.prefix ?? "").split("/").filter(Boolean);
     const remote = `RCLONE_CONFIG_${REMOTE.toUpperCase()}_`;
     return {
         // In-memory config (rclone treats /dev/null so): nothing is written, the root filesystem may be read-only.
@@ -51,8 +48,15 @@ export function s3Env(dest: S3Destination): Record<string, string> {
         [`${remote}NO_CHECK_BUCKET`]: "true",
         ...(dest.endpoint ? { [`${remote}ENDPOINT`]: dest.endpoint } : {}),
         ...(dest.region ? { [`${remote}REGION`]: dest.region } : {}),
-        S3_PATH: [bucket, ...prefix].join("/"),
+        S3_PATH: s3Path(dest),
     };
+}
+
+/** `bucket/prefix` without leading, trailing or doubled slashes: where the backups are. */
+export function s3Path(dest: S3Destination): string {
+    const bucket = dest.bucket.trim();
+    if (!bucket || bucket.includes("/")) throw new Error(`S3 bucket must be a bucket name without '/', got ${JSON.stringify(dest.bucket)}`);
+    return [bucket, ...(dest.prefix ?? "").split("/").filter(Boolean)].join("/");
 }
 
 /** sh: this app's and engine's backup names in "$listing", newest first. */

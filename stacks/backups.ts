@@ -2,6 +2,7 @@
 // restore. The stack output `backups` and `npm run plan` list it. Pure; no secrets (an S3
 // destination names its bucket and the Secret holding its keys, never the keys).
 import type { BackupDestination } from "../components/backup-plan";
+import { s3Path } from "../components/backup-s3";
 import type { StackConfig } from "./config";
 import type { Topology } from "./plan";
 
@@ -19,8 +20,8 @@ export interface BackupListing {
 /** A destination as one line. */
 export function describeDestination(destination: BackupDestination): string {
     if ("s3" in destination) {
-        const { bucket, prefix, endpoint } = destination.s3;
-        return `s3://${[bucket, ...(prefix ?? "").split("/").filter(Boolean)].join("/")}${endpoint ? ` at ${endpoint}` : ""}`;
+        const endpoint = destination.s3.endpoint;
+        return `s3://${s3Path(destination.s3)}${endpoint ? ` at ${endpoint}` : ""}`;
     }
     if ("volume" in destination) return `volume claim tenant-backups (${destination.volume.sizeGi}Gi)`;
     return `directory ${destination.directory} (npm run backup)`;
