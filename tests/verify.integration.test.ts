@@ -1,10 +1,12 @@
-// `npm run verify` against real servers: one PostgreSQL, one MariaDB (for MySQL) and one
-// redis-server (started from the program's own command), each with two tenants set up as the
-// program sets them up, and the `apps` credentials as the program builds them. The audit passes
-// on that setup, names the breach when a grant is widened on purpose, names an unreachable
-// server, and leaves no probe behind.
+// `npm run verify` and `npm run usage` against real servers: one PostgreSQL, one MariaDB (for
+// MySQL) and one redis-server (started from the program's own command), each with two tenants set
+// up as the program sets them up, and the `apps` credentials as the program builds them. The audit
+// passes on that setup, names the breach when a grant is widened on purpose, names an unreachable
+// server, and leaves no probe behind. Usage reports what each tenant wrote, as that tenant, and
+// picks the heavy one; a tenant's planted look-alikes neither change its figures nor run.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import Redis from "ioredis";
 import * as mysql from "mysql2/promise";
@@ -17,6 +19,8 @@ import { grantDatabasePattern } from "../components/mysql/mysql";
 import { postgresqlRoleStatements } from "../components/postgresql/postgresql-settings";
 import type { RedisCredentials } from "../components/redis/redis";
 import { redisAclUserProvider } from "../components/redis/redis-acl-user";
+import { DEFAULT_THRESHOLDS, measureStack, recommend, runUsage, sharedServers, usagesFor } from "../scripts/usage";
+import type { UsageResult } from "../scripts/usage";
 import { auditsFor, runVerify, verifyStack } from "../scripts/verify";
 import { initPostgres, startPostgres } from "./helpers/postgres";
 import { REDIS_ACL_USER, runProgram, valueOf } from "./helpers/pulumi";
@@ -37,6 +41,7 @@ describe("npm run verify: isolation audit on real PostgreSQL, MariaDB and Redis 
     let myPort = 0;
     const apps: Record<string, AppCredentials> = { app_a: {}, app_b: {} };
     const audits = auditsFor({ x: { postgresql: {}, mysql: {}, redis: {} } } as unknown as Record<string, AppCredentials>);
+    const usages = usagesFor({ x: { postgresql: {}, mysql: {}, redis: {} } } as unknown as Record<string, AppCredentials>);
 
     const pgAdmin = async (database = "postgres") => {
         const c = new Client({ host: "127.0.0.1", port: pgPort, user: "postgres", password: PG_ADMIN, database });
@@ -49,6 +54,9 @@ describe("npm run verify: isolation audit on real PostgreSQL, MariaDB and Redis 
         return c;
     };
     const myRoot = () => mysql.createConnection({ host: "127.0.0.1", port: myPort, user: "root", password: "" });
+    const myAs = (app: string) => mysql.createConnection({ host: "127.0.0.1", port: myPort, user: app, password: PASSWORDS[app], database: app });
+    /** As the tenant itself, with its own ACL user, on its own DB number. */
+    const redisAs = (app: string) => new Redis((apps[app].redis as RedisCredentials).url, { maxRetriesPerRequest: 0 });
     const redisAdmin = (db = 0) => new Redis(redis.adminUrl(db), { maxRetriesPerRequest: 0 });
     /** Runs `sql` on a fresh connection and closes it. */
     const pgRun = async (connect: Promise<Client>, sql: string) => {
@@ -310,16 +318,175 @@ describe("npm run verify: isolation audit on real PostgreSQL, MariaDB and Redis 
         assert.strictEqual(good.out.split("\n").filter((l) => / ok\s+refused 1\/1$/.test(l)).length, 6);
     });
 
-    it("the descriptors load no client library until audit() is called", () => {
+    /** Until the server lists exactly `count` sessions of `app` (a closed client's backend may linger a moment). */
+    const sessionsSettle = async (app: string, count: { postgresql: number; mysql: number }) => {
+        for (const deadline = Date.now() + 3000; ; ) {
+            const [pg] = await pgRun(pgAdmin(), `SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = '${app}'`);
+            const [my] = (await myRun(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = '${app}'`)) as { n: number }[];
+            if (pg.n === count.postgresql && Number(my.n) === count.mysql) return;
+            if (Date.now() > deadline) assert.fail(`${app} has ${pg.n} PostgreSQL and ${my.n} MySQL sessions, not ${JSON.stringify(count)}`);
+            await new Promise((r) => setTimeout(r, 20));
+        }
+    };
+    /** Each row's figures by `<engine> <app>`; fails on any problem. */
+    const figures = (result: UsageResult) => {
+        assert.deepStrictEqual(result.problems, []);
+        return Object.fromEntries(result.rows.map((r) => [`${r.engine} ${r.app}`, r.usage!]));
+    };
+
+    it("usage: reports, as each tenant, the size, connections, tables and keys app_b wrote, and picks app_b to move", async () => {
+        const MIB = 1024 * 1024;
+        const KEYS = 500;
+        const before = figures(await measureStack(apps, usages));
+        // app_b writes 1 MiB (incompressible) in a new table on each SQL server, and 500 keys of
+        // 1 KiB, each as app_b, and keeps two more sessions open on each SQL server.
+        const pg = [await pgAs("app_b"), await pgAs("app_b")];
+        const my = [await myAs("app_b"), await myAs("app_b")];
+        const keys = redisAs("app_b");
+        try {
+            await pg[0].query("CREATE TABLE blobs (b bytea)");
+            for (let i = 0; i < 4; i++) await pg[0].query("INSERT INTO blobs VALUES ($1)", [randomBytes(MIB / 4)]);
+            await my[0].query("CREATE TABLE blobs (b LONGBLOB)");
+            for (let i = 0; i < 4; i++) await my[0].query("INSERT INTO blobs VALUES (?)", [randomBytes(MIB / 4)]);
+            // InnoDB's statistics follow a table at most every 10 s; ANALYZE is what a recalculation does.
+            await my[0].query("ANALYZE TABLE blobs");
+            await keys.mset(Object.fromEntries(Array.from({ length: KEYS }, (_, i) => [`app_b:usage:${i}`, randomBytes(512).toString("hex")])));
+            await sessionsSettle("app_a", { postgresql: 0, mysql: 0 });
+            await sessionsSettle("app_b", { postgresql: 2, mysql: 2 });
+
+            const result = await measureStack(apps, usages);
+            const after = figures(result);
+            for (const engine of ["postgresql", "mysql"]) {
+                const [a, b] = [after[`${engine} app_a`], after[`${engine} app_b`]];
+                assert.ok(b.bytes! >= before[`${engine} app_b`].bytes! + MIB, `${engine}: app_b ${b.bytes} >= ${before[`${engine} app_b`].bytes} + 1 MiB`);
+                assert.strictEqual(a.bytes, before[`${engine} app_a`].bytes, `${engine}: app_a's size did not change`);
+                assert.deepStrictEqual([a.connections, b.connections], [0, 2], `${engine}: connections besides the measuring one`);
+                assert.deepStrictEqual([a.objects, b.objects], [{ count: 1, unit: "tables" }, { count: 2, unit: "tables" }], engine);
+            }
+            // Exactly the keys of each tenant's DB number: its secret, and app_b's 500.
+            assert.deepStrictEqual([after["redis app_a"].objects, after["redis app_b"].objects], [{ count: 1, unit: "keys" }, { count: 1 + KEYS, unit: "keys" }]);
+            assert.strictEqual(after["redis app_b"].bytes, undefined, "a tenant of a shared Redis cannot see its own memory");
+            assert.ok(after["redis app_b"].server!.bytes! >= before["redis app_b"].server!.bytes! + KEYS * 1024, "the server's memory grew by the values");
+
+            // app_b is the heaviest of each shared server; with floors of 0 it is the one to move.
+            const servers = sharedServers(result.rows);
+            assert.deepStrictEqual(servers.map((s) => [s.engine, s.sizeBy, s.tenants.map((t) => t.app)]), [
+                ["postgresql", "bytes", ["app_b", "app_a"]],
+                ["mysql", "bytes", ["app_b", "app_a"]],
+                ["redis", "objects", ["app_b", "app_a"]],
+            ]);
+            assert.ok(servers.every((s) => s.tenants[0].sizeShare! > 0.5 && s.outside === undefined));
+            const low = { ...DEFAULT_THRESHOLDS, minSize: 0, minConnections: 1, minObjects: 1 };
+            assert.deepStrictEqual(recommend(servers, low).map((r) => [r.engine, r.app, r.reasons.length]), [
+                ["postgresql", "app_b", 2],
+                ["mysql", "app_b", 2],
+                ["redis", "app_b", 1],
+            ]);
+            // With the defaults, nothing this small is worth a server of its own.
+            assert.deepStrictEqual(recommend(servers, DEFAULT_THRESHOLDS), []);
+        } finally {
+            await Promise.all([...pg.map((c) => c.end()), ...my.map((c) => c.end())]);
+            await pgRun(pgAs("app_b"), "DROP TABLE blobs");
+            await myRun("DROP TABLE app_b.blobs");
+            await keys.del(...Array.from({ length: KEYS }, (_, i) => `app_b:usage:${i}`));
+            keys.disconnect();
+        }
+    });
+
+    it("usage: app_b's look-alikes of catalog functions, views and operators, first on its search_path, neither change its figures nor run", async () => {
+        // All within app_b's own rights: it owns its database, may set its role's and database's
+        // search_path, and create functions, an operator and views named like the catalog's.
+        const ran = "INSERT INTO public.trap_ran VALUES (current_user); RETURN";
+        const traps = [
+            "CREATE TABLE public.trap_ran (who name)",
+            `CREATE FUNCTION public.pg_database_size(name) RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN ${ran} 1; END $$`,
+            `CREATE FUNCTION public.current_database() RETURNS name LANGUAGE plpgsql AS $$ BEGIN ${ran} 'app_a'; END $$`,
+            `CREATE FUNCTION public.pg_backend_pid() RETURNS integer LANGUAGE plpgsql AS $$ BEGIN ${ran} 0; END $$`,
+            `CREATE FUNCTION public.trap_eq(oid, oid) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN ${ran} true; END $$`,
+            "CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = public.trap_eq)",
+            "CREATE VIEW public.pg_stat_activity AS SELECT s AS pid, 'app_b'::name AS usename, 0::oid AS usesysid, 'client backend'::text AS backend_type FROM generate_series(1, 1000) s",
+            "CREATE VIEW public.pg_class AS SELECT 'r'::\"char\" AS relkind, 0::oid AS relnamespace FROM generate_series(1, 1000)",
+            "ALTER ROLE app_b SET search_path = public, pg_catalog",
+            "ALTER DATABASE app_b SET search_path = public, pg_catalog",
+        ];
+        for (const sql of traps) await pgRun(pgAs("app_b"), sql);
+        try {
+            // The traps work: a session that trusts the tenant's path is fooled.
+            assert.deepStrictEqual(await pgRun(pgAs("app_b"), "SELECT pg_database_size(current_database()) AS size"), [{ size: "1" }]);
+            await pgRun(pgAs("app_b"), "TRUNCATE public.trap_ran");
+            await sessionsSettle("app_b", { postgresql: 0, mysql: 0 });
+
+            const measured = figures(await measureStack(only("postgresql"), usages));
+            const [truth] = await pgRun(pgAdmin(), "SELECT pg_database_size('app_b') AS size");
+            assert.strictEqual(measured["postgresql app_b"].bytes, Number(truth.size));
+            assert.strictEqual(measured["postgresql app_b"].connections, 0);
+            assert.deepStrictEqual(measured["postgresql app_b"].objects, { count: 2, unit: "tables" }, "notes and trap_ran; views are not tables");
+            assert.deepStrictEqual(await pgRun(pgAdmin("app_b"), "SELECT who FROM public.trap_ran"), [], "none of app_b's code ran");
+        } finally {
+            await pgRun(pgAdmin(), "ALTER ROLE app_b RESET search_path; ALTER DATABASE app_b RESET search_path");
+            await pgRun(
+                pgAs("app_b"),
+                "DROP VIEW public.pg_class, public.pg_stat_activity; DROP OPERATOR public.= (oid, oid); DROP FUNCTION public.trap_eq(oid, oid), public.pg_backend_pid(), public.current_database(), public.pg_database_size(name); DROP TABLE public.trap_ran",
+            );
+        }
+        assert.deepStrictEqual(await pgRun(pgAs("app_b"), "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"), [{ tablename: "notes" }], "restored");
+    });
+
+    it("usage: keys a tenant writes under a DB number no tenant has are named as the server's, not counted for anyone", async () => {
+        // ACLs cannot bind app_a to its number: it may SELECT 3 and write under its own prefix there.
+        const elsewhere = redisAs("app_a");
+        try {
+            assert.strictEqual(await elsewhere.select(3), "OK");
+            await elsewhere.mset({ "app_a:hidden:1": "x", "app_a:hidden:2": "x" });
+            const result = await measureStack(only("redis"), usages);
+            const measured = figures(result);
+            assert.deepStrictEqual([measured["redis app_a"].objects!.count, measured["redis app_b"].objects!.count], [1, 1]);
+            const [server] = sharedServers(result.rows);
+            assert.strictEqual(server.outside, 2);
+        } finally {
+            await elsewhere.del("app_a:hidden:1", "app_a:hidden:2");
+            elsewhere.disconnect();
+        }
+    });
+
+    it("usage: the command line prints the table, the shared servers and the recommendations, and fails naming an unreachable server or a login that fails, printing no secret", async () => {
+        const file = path.join(path.dirname(redis.aclFile), "usage-apps.json");
+        fs.writeFileSync(file, JSON.stringify(apps));
+        const good = await runUsage(["--from", file, "--max-share", "0.4", "--min-size=0", "--min-objects", "1"]);
+        assert.deepStrictEqual([good.code, good.err], [0, ""]);
+        assert.match(good.out, /^app\s+engine\s+server\s+size\s+connections\s+objects\s+note\n/);
+        assert.match(good.out, new RegExp(`\\napp_b\\s+postgresql\\s+127\\.0\\.0\\.1:${pgPort}\\s+[0-9.]+Mi\\s+0\\s+1 table\\n`));
+        assert.match(good.out, new RegExp(`\\napp_a\\s+redis\\s+127\\.0\\.0\\.1:${redis.port}\\s+-\\s+-\\s+1 key\\n`));
+        assert.match(good.out, new RegExp(`\\nredis 127\\.0\\.0\\.1:${redis.port}: 2 tenants measured, 2 keys; the whole server: memory [0-9.]+(Mi|Ki) of [0-9.]+Mi, \\d+ other clients?\\n`));
+        // Equal tenants: 50% each of the SQL servers' sizes (about) and of Redis' keys, above --max-share 0.4.
+        assert.match(good.out, /\nmove to dedicated \(thresholds: --max-share 0\.4 .*\):\n/);
+        assert.match(good.out, new RegExp(`\\n  redis app_a on 127\\.0\\.0\\.1:${redis.port}: 50% of the server's keys > --max-share 0\\.4 \\(1 key ≥ --min-objects 1\\)\\n`));
+        assert.match(good.out, /\nnotes:\n- postgresql: size is pg_database_size/);
+
+        const closed = await freePort();
+        const gone = { ...(apps.app_a.mysql as object), port: closed };
+        const wrong = { ...(apps.app_b.postgresql as object), password: "not-the-password-0123" };
+        fs.writeFileSync(file, JSON.stringify({ app_a: { mysql: gone, postgresql: apps.app_a.postgresql }, app_b: { postgresql: wrong } }));
+        const bad = await runUsage(["--from", file]);
+        assert.strictEqual(bad.code, 1);
+        assert.match(bad.err, new RegExp(`- mysql server 127\\.0\\.0\\.1:${closed} is unreachable \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${closed}\\); its tenants app_a were not measured`));
+        assert.match(bad.err, new RegExp(`- postgresql 127\\.0\\.0\\.1:${pgPort}: app_b could not be measured: PostgreSQL at 127\\.0\\.0\\.1:${pgPort} as app_b in database "app_b": password authentication failed`));
+        assert.match(bad.out, /\napp_b\s+postgresql\s+\S+\s+-\s+-\s+-\s+FAILED: see below\n/);
+        for (const secret of [...Object.values(PASSWORDS), "not-the-password-0123"]) assert.ok(!bad.out.includes(secret) && !bad.err.includes(secret) && !good.out.includes(secret));
+    });
+
+    it("the descriptors load no client library until audit() or usage() is called", () => {
         const script = `
             const { ENGINES } = require("./components/engines");
-            const loaded = () => Object.keys(require.cache).filter((f) => /node_modules\\/(pg|mysql2|redis|@redis)\\/|-audit\\.ts$/.test(f)).length;
+            const loaded = () => Object.keys(require.cache).filter((f) => /node_modules\\/(pg|mysql2|redis|@redis)\\/|-(audit|usage)\\.ts$/.test(f)).length;
             const before = loaded();
             ENGINES.find((e) => e.name === "postgresql").audit();
-            console.log(JSON.stringify([before, loaded() > 0]));
+            const audited = loaded();
+            ENGINES.find((e) => e.name === "redis").usage();
+            console.log(JSON.stringify([before, audited > 0, loaded() > audited]));
         `;
         const result = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(result.status, 0, result.stderr);
-        assert.deepStrictEqual(JSON.parse(result.stdout), [0, true]);
+        assert.deepStrictEqual(JSON.parse(result.stdout), [0, true, true]);
     });
 });
