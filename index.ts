@@ -44,6 +44,10 @@ export type { KubernetesRuntimeArgs } from "./infra/kubernetes";
 export { DockerRuntime } from "./infra/docker";
 export type { DockerRuntimeArgs } from "./infra/docker";
 export type { ServerRuntime, ServerSpec, RunningServer, Resources, Quantities } from "./infra/runtime";
+// Metrics: what a server exposes, and the dashboard.
+export { MONITOR_USER } from "./infra/metrics";
+export type { MetricsSpec, ExporterSpec, MonitoringTarget } from "./infra/metrics";
+export { tenantDatabasesDashboard } from "./components/dashboard";
 
 // This repo's config format (Pulumi.<stack>.yaml values, without the project prefix) and planner.
 export { ConfigError, parseStackConfig } from "./stacks/config";

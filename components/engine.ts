@@ -77,6 +77,8 @@ export interface ServerPlan<Options = unknown, TenantOptions = unknown> {
     hostPort?: number;
     /** Sorted by app name. */
     tenants: TenantPlan<TenantOptions>[];
+    /** Kubernetes: Prometheus scrapes the server (an exporter and its monitoring user, or the engine's own endpoint). @default false */
+    monitored?: boolean;
 }
 
 /** What the platform hands an engine to build one planned server. */
@@ -108,6 +110,34 @@ export interface EngineAudit<C extends TenantCredentials = TenantCredentials> {
      * Throws when an attempt neither succeeds nor is refused (the server is unreachable, say).
      */
     intrude(own: C, other: C): Promise<string | undefined>;
+}
+
+/** Figures of `npm run usage`; a figure the login cannot see is left out. */
+export interface UsageFigures {
+    /** What the data takes, in bytes: on disk (Redis: in memory). */
+    bytes?: number;
+    /** Open connections, the measuring one not counted. */
+    connections?: number;
+    /** What it holds, counted in the engine's unit (tables, keys, points, documents). */
+    objects?: { count: number; unit: string };
+}
+
+/** One tenant's figures in `npm run usage`, measured with the tenant's own credentials. */
+export interface TenantUsage extends UsageFigures {
+    /**
+     * Figures of the whole server that the tenant's login can see (Redis: INFO), for the server's
+     * summary; `maxBytes`: the server's memory limit. A tenant alone on its server is credited
+     * with those of them its own figures lack.
+     */
+    server?: UsageFigures & { maxBytes?: number };
+}
+
+/** `npm run usage`: what one tenant uses on its server, read as that tenant (never the admin). */
+export interface EngineUsage<C extends TenantCredentials = TenantCredentials> {
+    /** What the figures are and what a tenant's login cannot see, printed under the table. */
+    readonly note: string;
+    /** Throws naming the server and user when the tenant cannot be measured. */
+    measure(own: C): Promise<TenantUsage>;
 }
 
 /** Figures a planned server reports in `capacity` and `npm run plan`. */
@@ -152,6 +182,13 @@ export interface EngineDescriptor<Name extends string = string, EngineRaw = any,
     readonly backup?: EngineBackup<Options, TenantOptions>;
     /** The isolation audit of `npm run verify` (loads the engine's client library when called). */
     audit?(): EngineAudit<Credentials>;
+    /** The figures of `npm run usage` (loads the engine's client library when called). */
+    usage?(): EngineUsage<Credentials>;
+    /**
+     * Where a server's metrics come from with these settings: an exporter beside it that logs in
+     * as a monitoring user, the engine's own endpoint, or none (the edition serves none).
+     */
+    metricsSource(settings: Options): "exporter" | "endpoint" | { none: string };
     /** Builds the server and its tenants (loads the engine's components on first call). */
     createServer(plan: ServerPlan<Options, TenantOptions>, context: ServerContext): BuiltServer;
 }
@@ -212,6 +249,7 @@ export function serverArgsOf(plan: ServerPlan, context: ServerContext) {
         adminEndpoint: s.adminEndpoint,
         hostPort: plan.hostPort,
         protect: context.protect,
+        monitoring: plan.monitored ?? false,
         jobs: plan.tenants.some((t) => t.backup !== undefined || t.restore !== undefined),
     };
 }

@@ -14,6 +14,7 @@ import { Placement, ServerPlan } from "./engine";
 import { engineNamed } from "./engines";
 import { topologyProblems } from "./topology";
 import { AppCredentials, appEnvironment } from "./environment";
+import { DASHBOARD_FILE, tenantDatabasesDashboard } from "./dashboard";
 
 export type { AppCredentials } from "./environment";
 export type { DockerTarget } from "../infra/docker";
@@ -124,6 +125,22 @@ export class DatabasePlatform extends pulumi.ComponentResource {
                     { parent: this, provider: target.provider },
                 );
             }
+        }
+
+        if (target.kind === "kubernetes" && target.monitoring !== undefined) {
+            // Grafana's dashboard sidecar loads every ConfigMap labelled grafana_dashboard.
+            new k8s.core.v1.ConfigMap(
+                `${name}-dashboard`,
+                {
+                    metadata: {
+                        name: "tenant-databases-dashboard",
+                        namespace: target.monitoring.dashboardNamespace,
+                        labels: { "app.kubernetes.io/managed-by": "tenant-databases", grafana_dashboard: "1" },
+                    },
+                    data: { [DASHBOARD_FILE]: JSON.stringify(tenantDatabasesDashboard()) },
+                },
+                { parent: this, provider: target.provider },
+            );
         }
 
         this.apps = pulumi.secret(pulumi.all(Object.fromEntries(credentials)));

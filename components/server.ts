@@ -32,6 +32,11 @@ export interface ServerArgsBase<Tenant extends TenantSpecBase> {
     protect?: boolean;
     /** Kubernetes: admit the platform's backup and restore Jobs of this server to its port. @default false */
     jobs?: boolean;
+    /**
+     * Kubernetes: export metrics (an exporter sidecar and its monitoring user, or the engine's own
+     * endpoint); the runtime needs monitoring settings. @default false
+     */
+    monitoring?: boolean;
 }
 
 /** Where `pulumi up` reaches a server: the configured admin endpoint, or the runtime's address. */

@@ -24,6 +24,8 @@ export class DockerRuntime implements ServerRuntime {
 
     run(spec: ServerSpec, parent: pulumi.Resource): RunningServer {
         const opts = { parent, provider: this.args.provider };
+        // Config refuses `monitoring` on Docker; a component used as a library gets the same answer.
+        if (spec.metrics !== undefined) throw new Error(`DockerRuntime: server ${spec.name} exports metrics, but the docker target runs no exporters (monitoring is for target kubernetes)`);
         const dockerName = dockerContainerName(this.args.namePrefix, spec.name);
         const labels = [
             { label: "tenant-databases.io/server", value: spec.name },

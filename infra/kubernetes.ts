@@ -3,6 +3,7 @@
 import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { EXPORTER_RESOURCES, MetricsSpec, MonitoringTarget, SCRAPE_INTERVAL, appRelabelings, scrapeAnnotations } from "./metrics";
 import { JOB_FOR_LABEL, serverLabels, serverObjectNames } from "./naming";
 import { RunningServer, ServerRuntime, ServerSpec } from "./runtime";
 
@@ -14,6 +15,8 @@ export interface KubernetesRuntimeArgs {
     storageClass?: string;
     /** Namespaces where `pulumi up` runs in-cluster (e.g. the Pulumi Kubernetes Operator's): they may reach every server. @default [] */
     adminNamespaces?: string[];
+    /** How Prometheus finds and reaches servers that export metrics. @default servers may not export metrics */
+    monitoring?: MonitoringTarget;
 }
 
 /** Pod annotation whose change rolls the server when its secret env or files change. */
@@ -22,6 +25,7 @@ export const CONFIG_HASH_ANNOTATION = "tenant-databases.io/config-hash";
 const DATA_VOLUME = "data";
 const FILES_VOLUME = "config";
 const SCRATCH_VOLUME = "scratch";
+const METRICS_PORT_NAME = "metrics";
 
 export class KubernetesRuntime implements ServerRuntime {
     readonly target = "kubernetes" as const;
@@ -38,12 +42,25 @@ export class KubernetesRuntime implements ServerRuntime {
             ? { exec: { command: spec.livenessCommand }, timeoutSeconds: 5 }
             : { tcpSocket: { port: spec.port } };
         const scratch = (spec.writablePaths ?? []).map((path, i) => ({ name: `${SCRATCH_VOLUME}-${i}`, path }));
+        const metrics = spec.metrics;
+        const monitoring = this.args.monitoring;
+        if (metrics !== undefined && monitoring === undefined) {
+            throw new Error(`KubernetesRuntime: server ${spec.name} exports metrics, but the runtime has no monitoring settings (the namespaces Prometheus scrapes from)`);
+        }
 
         const envSecret = new k8s.core.v1.Secret(
             `${spec.name}-admin`,
             { metadata: metadata(names.Secret[0]), type: "Opaque", stringData: secretMap(spec.secretEnv ?? {}) },
             opts,
         );
+        // The exporter's login, apart from the server's: the server container never sees it.
+        const exporterSecret = metrics?.exporter
+            ? new k8s.core.v1.Secret(
+                  `${spec.name}-metrics`,
+                  { metadata: metadata(names.Secret[2]), type: "Opaque", stringData: secretMap(metrics.exporter.secretEnv) },
+                  opts,
+              )
+            : undefined;
         const filesSecret = spec.secretFiles
             ? new k8s.core.v1.Secret(
                   `${spec.name}-config`,
@@ -77,7 +94,13 @@ export class KubernetesRuntime implements ServerRuntime {
                     // PVCs outlive the StatefulSet and scale-downs: data goes only by an explicit decision.
                     persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
                     template: {
-                        metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash(spec) } },
+                        metadata: {
+                            labels,
+                            annotations: {
+                                [CONFIG_HASH_ANNOTATION]: configHash(spec),
+                                ...(metrics && !monitoring!.podMonitor ? scrapeAnnotations(metrics) : {}),
+                            },
+                        },
                         spec: {
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,
@@ -93,7 +116,11 @@ export class KubernetesRuntime implements ServerRuntime {
                                     name: spec.engine,
                                     image: spec.image,
                                     args: spec.args,
-                                    ports: [{ name: spec.engine, containerPort: spec.port }],
+                                    ports: [
+                                        { name: spec.engine, containerPort: spec.port },
+                                        // The engine's own metrics endpoint, named for the PodMonitor.
+                                        ...(metrics && !metrics.exporter ? [{ name: METRICS_PORT_NAME, containerPort: metrics.port }] : []),
+                                    ],
                                     env: [
                                         ...Object.entries(spec.env ?? {}).map(([name, value]) => ({ name, value })),
                                         ...Object.keys(spec.secretEnv ?? {}).map((name) => ({
@@ -118,6 +145,7 @@ export class KubernetesRuntime implements ServerRuntime {
                                     livenessProbe: { ...liveness, periodSeconds: 10, failureThreshold: 6 },
                                     readinessProbe: { exec: { command: spec.readinessCommand }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
                                 },
+                                ...(metrics?.exporter ? [exporterContainer(metrics, exporterSecret!)] : []),
                             ],
                             volumes: [
                                 ...(filesSecret ? [{ name: FILES_VOLUME, secret: { secretName: filesSecret.metadata.name, defaultMode: 0o440 } }] : []),
@@ -156,6 +184,8 @@ export class KubernetesRuntime implements ServerRuntime {
         const ports = [{ protocol: "TCP", port: spec.port }];
         // The server's own backup and restore Jobs, in the server namespace.
         const jobs = spec.jobs ? [{ from: [{ podSelector: { matchLabels: { [JOB_FOR_LABEL]: spec.name } } }], ports }] : [];
+        // Prometheus, to the metrics port only (which is the client port where the engine serves its own).
+        const scrapers = metrics ? [{ from: namespaceSelectors(monitoring!.namespaces), ports: [{ protocol: "TCP", port: metrics.port }] }] : [];
         new k8s.networking.v1.NetworkPolicy(
             `${spec.name}-clients`,
             {
@@ -165,20 +195,74 @@ export class KubernetesRuntime implements ServerRuntime {
                     policyTypes: ["Ingress"],
                     // An ingress rule with an empty `from` admits everyone: with no clients, no rule at all.
                     ingress: [
-                        ...(clients.length === 0
-                            ? []
-                            : [{ from: clients.map((ns) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } })), ports }]),
+                        ...(clients.length === 0 ? [] : [{ from: namespaceSelectors(clients), ports }]),
                         ...jobs,
+                        ...scrapers,
                     ],
                 },
             },
             opts,
         );
 
+        if (metrics && monitoring!.podMonitor) {
+            const monitorMetadata = { name: names.PodMonitor[0], namespace, labels: { ...(monitoring!.podMonitorLabels ?? {}), ...labels } };
+            podMonitor(spec.name, monitorMetadata, labels, metrics, opts);
+        }
+
         const host = pulumi.all([service.metadata.name, service.metadata.namespace]).apply(([n, ns]) => kubernetesServiceHost(n, ns));
         const port = pulumi.output(spec.port);
         return { host, port, adminHost: host, adminPort: port, ready: statefulSet };
     }
+}
+
+/** NetworkPolicy peers: every pod of these namespaces. */
+function namespaceSelectors(namespaces: string[]) {
+    return namespaces.map((ns) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } }));
+}
+
+/**
+ * The exporter beside the server: restricted like the server, a read-only root filesystem, no
+ * probes (an exporter that fails must not make the server unready for its apps).
+ */
+function exporterContainer(metrics: MetricsSpec, secret: k8s.core.v1.Secret) {
+    const exporter = metrics.exporter!;
+    return {
+        name: exporter.name,
+        image: exporter.image,
+        args: exporter.args,
+        ports: [{ name: METRICS_PORT_NAME, containerPort: metrics.port }],
+        env: [
+            ...Object.entries(exporter.env).map(([name, value]) => ({ name, value })),
+            ...Object.keys(exporter.secretEnv).map((name) => ({ name, valueFrom: { secretKeyRef: { name: secret.metadata.name, key: name } } })),
+        ],
+        resources: { requests: { ...EXPORTER_RESOURCES.requests }, limits: { ...EXPORTER_RESOURCES.limits } },
+        securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+    };
+}
+
+/** A Prometheus Operator PodMonitor for one server's pod, copying each app-bearing label to `app`. */
+function podMonitor(server: string, metadata: { name: string; namespace: pulumi.Input<string>; labels: Record<string, string> }, labels: Record<string, string>, metrics: MetricsSpec, opts: pulumi.CustomResourceOptions) {
+    return new k8s.apiextensions.CustomResource(
+        `${server}-metrics`,
+        {
+            apiVersion: "monitoring.coreos.com/v1",
+            kind: "PodMonitor",
+            metadata,
+            spec: {
+                selector: { matchLabels: labels },
+                podMetricsEndpoints: [
+                    {
+                        // The exporter's port, or the engine's own endpoint: either container names it so.
+                        port: METRICS_PORT_NAME,
+                        path: metrics.path,
+                        interval: SCRAPE_INTERVAL,
+                        metricRelabelings: appRelabelings(metrics),
+                    },
+                ],
+            },
+        },
+        opts,
+    );
 }
 
 /** A server's address inside the cluster: its ClusterIP Service's DNS name. */
@@ -216,6 +300,8 @@ export interface KubernetesTarget {
     storageClass?: string;
     /** Namespaces where `pulumi up` runs in-cluster; they may reach every server. @default [] */
     adminNamespaces?: string[];
+    /** Metrics: how Prometheus finds and reaches the servers, and where the Grafana dashboard goes. @default no metrics */
+    monitoring?: MonitoringTarget & { dashboardNamespace: string };
 }
 
 /**
@@ -253,5 +339,6 @@ export function kubernetesServerNamespace(name: string, target: KubernetesTarget
         namespace: namespace.metadata.name,
         storageClass: target.storageClass,
         adminNamespaces: target.adminNamespaces,
+        monitoring: target.monitoring,
     });
 }

@@ -53,8 +53,9 @@ export function serverObjectNames(server: string) {
     return {
         StatefulSet: [server],
         Service: [server, `${server}-headless`],
-        Secret: [`${server}-admin`, `${server}-config`],
+        Secret: [`${server}-admin`, `${server}-config`, `${server}-metrics`],
         NetworkPolicy: [`${server}-clients`],
+        PodMonitor: [server],
         PersistentVolumeClaim: [`data-${server}-0`],
     };
 }

@@ -1,6 +1,7 @@
 // What an engine asks of a target: "run this image with these ports, env, files and a volume,
 // and tell me where it listens". Engines never learn whether that is a StatefulSet or a container.
 import * as pulumi from "@pulumi/pulumi";
+import type { MetricsSpec } from "./metrics";
 
 export interface Quantities {
     memory: string;
@@ -44,6 +45,8 @@ export interface ServerSpec {
     /** Kubernetes: admit the platform's backup and restore Job pods of this server (labelled JOB_FOR_LABEL) to the port. @default false */
     jobs?: boolean;
     resources: Resources;
+    /** Kubernetes: where Prometheus scrapes the server, and the exporter to run beside it. @default no metrics */
+    metrics?: MetricsSpec;
     /** Runs inside the server; exit 0 means it accepts authenticated connections. */
     readinessCommand: string[];
     /**

@@ -12,6 +12,7 @@ import { StackFileError, readStackFile, stackFileConfig } from "../stacks/files"
 import { appSecretName } from "../infra/naming";
 import { engineNamed } from "../components/engines";
 import { environmentKeys } from "../components/environment";
+import { MONITOR_USER } from "../infra/metrics";
 
 /** Prints the plan of a stack (name or file) on the console; returns the exit code. */
 export function main(stack: string | undefined): number {
@@ -59,6 +60,15 @@ export function main(stack: string | undefined): number {
                 const restore = b.restore ? `  restore ${b.restore.from}${b.restore.replace ? " (replace)" : ""}` : "";
                 console.log(`  ${app.padEnd(20)} ${engine.padEnd(11)} ${(b.schedule ?? "on demand").padEnd(14)} keep ${String(b.keep).padEnd(4)} ${b.destination}${restore}`);
             }
+        }
+    }
+    if (config.monitoring !== undefined) {
+        const how = config.monitoring.podMonitor ? "PodMonitor" : "prometheus.io annotations";
+        console.log(`\nMetrics (${how}; scraped from namespaces ${config.monitoring.namespaces.join(", ")}; dashboard ConfigMap in ${config.monitoring.dashboardNamespace}):`);
+        for (const s of topology.servers) {
+            const source = engineNamed(s.engine).metricsSource(s.settings.options);
+            const what = typeof source !== "string" ? `not scraped: ${source.none}` : source === "exporter" ? `exporter sidecar, logged in as ${MONITOR_USER}` : "the engine's own endpoint";
+            console.log(`  ${s.name.padEnd(28)} ${what}`);
         }
     }
     const { total, engines, servers } = capacityOf(topology);

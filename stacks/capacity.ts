@@ -2,6 +2,7 @@
 // and per server the settings derived from its memory limit and its connection budget.
 import { parseCpuMillis, parseMemoryMi } from "../infra/quantities";
 import { engineNamed } from "../components/engines";
+import { EXPORTER_RESOURCES } from "../infra/metrics";
 import { ServerPlan, Topology } from "./plan";
 
 export interface CapacityFigures {
@@ -31,13 +32,16 @@ export function capacityOf(topology: Topology): Capacity {
     const total = emptyFigures();
     for (const server of topology.servers) {
         const figures = (engines[server.engine] ??= emptyFigures());
+        // The exporter sidecar runs in the server's pod: its resources are the server's too.
+        const containers = [server.settings.resources, ...(hasExporter(server) ? [EXPORTER_RESOURCES] : [])];
         for (const f of [figures, total]) {
-            const r = server.settings.resources;
             f.servers += 1;
-            f.requests.memoryMi += parseMemoryMi(r.requests.memory);
-            f.requests.cpuMillis += parseCpuMillis(r.requests.cpu);
-            f.limits.memoryMi += parseMemoryMi(r.limits.memory);
-            f.limits.cpuMillis += parseCpuMillis(r.limits.cpu);
+            for (const r of containers) {
+                f.requests.memoryMi += parseMemoryMi(r.requests.memory);
+                f.requests.cpuMillis += parseCpuMillis(r.requests.cpu);
+                f.limits.memoryMi += parseMemoryMi(r.limits.memory);
+                f.limits.cpuMillis += parseCpuMillis(r.limits.cpu);
+            }
             f.storageGi += server.settings.storageGi;
         }
     }
@@ -54,6 +58,11 @@ export function serverCapacity(server: ServerPlan): ServerCapacity {
         settings: figures?.settings ?? {},
         ...(budget ? { connections: { tenants: budget.tenants.reduce((sum, t) => sum + t.limit, 0), reserved: budget.reserved, max: budget.maxConnections } } : {}),
     };
+}
+
+/** A scraped server whose engine has no endpoint of its own runs an exporter beside it. */
+export function hasExporter(server: ServerPlan): boolean {
+    return server.monitored === true && engineNamed(server.engine).metricsSource(server.settings.options) === "exporter";
 }
 
 function emptyFigures(): CapacityFigures {

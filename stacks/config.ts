@@ -59,6 +59,19 @@ export interface StackConfig {
     decommission: string[];
     /** Where backups go; absent when the stack has none. */
     backup?: { destination: BackupDestination };
+    /** Kubernetes: metrics of every server that has them; absent when off. */
+    monitoring?: MonitoringConfig;
+}
+
+export interface MonitoringConfig {
+    /** PodMonitor objects; false: prometheus.io scrape annotations on the server pods. */
+    podMonitor: boolean;
+    /** Namespaces admitted to the metrics ports. */
+    namespaces: string[];
+    /** Labels on each PodMonitor. */
+    podMonitorLabels: Record<string, string>;
+    /** The namespace of the dashboard's ConfigMap. */
+    dashboardNamespace: string;
 }
 
 export const DEFAULT_SERVER_NAMESPACE = "databases";
@@ -151,6 +164,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
         seen.add(name);
     });
 
+    const monitoringConfig = resolveMonitoring(raw, problems);
     const config: StackConfig = {
         target: raw.target,
         placement: stackPlacement,
@@ -164,6 +178,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
         protect: raw.protect ?? false,
         decommission,
         ...(backupDestination && { backup: { destination: backupDestination } }),
+        ...(monitoringConfig && { monitoring: monitoringConfig }),
     };
 
     // Rules of whole servers, on the servers the planner will build.
@@ -188,6 +203,23 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
 }
 
 /** The destination, if the target can use it: a bucket or a volume claim on Kubernetes, a host directory on Docker. */
+/** `monitoring`: on Kubernetes only, with somewhere Prometheus scrapes from. */
+function resolveMonitoring(raw: RawConfig, problems: string[]): MonitoringConfig | undefined {
+    const m = raw.monitoring;
+    if (m === undefined || !m.enabled) return undefined;
+    if (raw.target !== "kubernetes") {
+        problems.push(`monitoring.enabled: only for target kubernetes (exporters run beside the servers in their pods); on ${raw.target}, npm run usage reports each tenant's figures`);
+        return undefined;
+    }
+    const namespaces = [...new Set(m.namespaces ?? [])].sort();
+    if (namespaces.length === 0) {
+        problems.push("monitoring.namespaces: list the namespaces Prometheus scrapes from (e.g. [monitoring]); the server namespace denies every other ingress, so no scrape would get through");
+    }
+    const podMonitor = m.podMonitor ?? false;
+    if (!podMonitor && m.podMonitorLabels !== undefined) problems.push("monitoring.podMonitorLabels: only with podMonitor: true");
+    return { podMonitor, namespaces, podMonitorLabels: m.podMonitorLabels ?? {}, dashboardNamespace: m.dashboardNamespace ?? raw.kubernetes?.namespace ?? DEFAULT_SERVER_NAMESPACE };
+}
+
 function resolveDestination(target: Target, destination: BackupDestination, problems: string[]): BackupDestination | undefined {
     const kinds: Record<Target, string[]> = { kubernetes: ["s3", "volume"], docker: ["directory"] };
     const kind = Object.keys(destination)[0];

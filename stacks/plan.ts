@@ -2,7 +2,7 @@
 // and which tenants live on each. Shared: one server per engine. Dedicated: one server per engine
 // and app. Dedicated is a server with one tenant; nothing else differs.
 import { serverName } from "../infra/naming";
-import { ENGINES } from "../components/engines";
+import { ENGINES, engineNamed } from "../components/engines";
 import type { ServerPlan, ServerSettings } from "../components/engine";
 import type { StackConfig } from "./config";
 
@@ -11,6 +11,11 @@ export type { ServerPlan, TenantPlan } from "../components/engine";
 export interface Topology {
     /** Sorted by engine, then name. */
     servers: ServerPlan[];
+}
+
+/** A server is scraped when the stack has monitoring and the engine (in this edition) serves metrics. */
+function monitored(config: StackConfig, engine: string, options: unknown): boolean {
+    return config.monitoring !== undefined && typeof engineNamed(engine).metricsSource(options) === "string";
 }
 
 export function planTopology(config: StackConfig): Topology {
@@ -29,7 +34,7 @@ export function planTopology(config: StackConfig): Topology {
             let server = servers.get(name);
             if (server === undefined) {
                 const hostPort = use.placement === "dedicated" ? use.hostPort : engineConfig.hostPort;
-                server = { engine, name, placement: use.placement, settings, hostPort, tenants: [] };
+                server = { engine, name, placement: use.placement, settings, hostPort, tenants: [], ...(monitored(config, engine, options) && { monitored: true }) };
                 servers.set(name, server);
             }
             server.tenants.push({ engine, app: app.name, namespace: app.namespace, options: use.options, ...(use.backup && { backup: use.backup }), ...(use.restore && { restore: use.restore }) });

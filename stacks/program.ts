@@ -29,7 +29,7 @@ export function runStack(config: StackConfig): StackOutputs {
     // One explicit provider per target (kubeconfig/context or DOCKER_HOST as `pulumi up` sees them).
     const target: KubernetesTarget | DockerTarget =
         config.target === "kubernetes"
-            ? { kind: "kubernetes", provider: new k8s.Provider("kubernetes", {}), ...config.kubernetes }
+            ? { kind: "kubernetes", provider: new k8s.Provider("kubernetes", {}), ...config.kubernetes, ...(config.monitoring && { monitoring: config.monitoring }) }
             : { kind: "docker", provider: new docker.Provider("docker", {}), namePrefix: dockerNamePrefix(pulumi.getStack()) };
     const platform = new DatabasePlatform(PROJECT, {
         target,

@@ -61,6 +61,24 @@ const appCommon = {
 
 const appName = z.string().regex(APP_NAME_PATTERN, { error: APP_NAME_RULE });
 
+const namespaceName = z.string().regex(NAMESPACE_PATTERN, { error: NAMESPACE_RULE });
+
+// Kubernetes label keys (an optional DNS-subdomain prefix and a name) and values.
+const labelKey = z.string().regex(/^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, { error: "a Kubernetes label key such as release or example.com/team" });
+const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, { error: "a Kubernetes label value: up to 63 letters, digits, '-', '_' or '.'" });
+
+const monitoring = z.strictObject({
+    enabled: z.boolean(),
+    /** Prometheus Operator PodMonitors; false: prometheus.io scrape annotations. */
+    podMonitor: z.boolean().optional(),
+    /** Namespaces admitted to the metrics ports (where Prometheus runs). */
+    namespaces: z.array(namespaceName).optional(),
+    /** Labels on each PodMonitor, for a Prometheus whose podMonitorSelector asks for them (kube-prometheus-stack: release). */
+    podMonitorLabels: z.record(labelKey, labelValue).optional(),
+    /** Where the Grafana dashboard's ConfigMap goes. */
+    dashboardNamespace: namespaceName.optional(),
+});
+
 const app = z.strictObject({
     namespace: z.string().regex(NAMESPACE_PATTERN, { error: NAMESPACE_RULE }).optional(),
     placement: placement.optional(),
@@ -82,6 +100,7 @@ export const rawConfigSchema = z.strictObject({
     protect: z.boolean().optional(),
     decommission: z.array(appName).optional(),
     backup: stackBackupKey.optional(),
+    monitoring: monitoring.optional(),
 });
 
 /** `engines.<engine>` as written: the common keys, and the engine's own. */
@@ -102,5 +121,6 @@ export interface RawConfig {
     protect?: boolean;
     decommission?: string[];
     backup?: StackBackupConfig;
+    monitoring?: z.infer<typeof monitoring>;
 }
 export type RawResources = z.infer<typeof resources>;

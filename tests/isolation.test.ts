@@ -12,9 +12,12 @@ import { KubernetesRuntime } from "../infra/kubernetes";
 const NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
 const STS = "kubernetes:apps/v1:StatefulSet";
 
-function admitted(policy: RecordedResource): string[] {
-    // Namespaces only: the server's own backup Jobs are admitted by pod label (tests/backup-jobs.test.ts).
-    return policy.inputs.spec.ingress.flatMap((rule: { from: { namespaceSelector?: { matchLabels: Record<string, string> } }[] }) =>
+/** The namespaces admitted to the server's client port. */
+function admitted(policy: RecordedResource, clientPort?: number): string[] {
+    // Namespaces only: the server's own backup Jobs are admitted by pod label (tests/backup-jobs.test.ts);
+    // the monitoring namespaces to the metrics port only (tests/monitoring.test.ts).
+    const rules = policy.inputs.spec.ingress.filter((rule: { ports: { port: number }[] }) => clientPort === undefined || rule.ports.some((p) => p.port === clientPort));
+    return rules.flatMap((rule: { from: { namespaceSelector?: { matchLabels: Record<string, string> } }[] }) =>
         rule.from.flatMap((f) => (f.namespaceSelector ? [f.namespaceSelector.matchLabels["kubernetes.io/metadata.name"]] : [])),
     );
 }
@@ -23,7 +26,9 @@ function admitted(policy: RecordedResource): string[] {
 async function modelFor(apiVersion: string, kind: string): Promise<new (data: unknown) => { validate(): void }> {
     const group = apiVersion.includes("/") ? apiVersion : `core/${apiVersion}`;
     const [g, v] = group.split("/");
-    const path = g === "core" ? `kubernetes-models/${v}/${kind}` : `kubernetes-models/${g}/${v}/${kind}`;
+    // Prometheus Operator's kinds come from its own package of models.
+    const root = g === "monitoring.coreos.com" ? "@kubernetes-models/prometheus-operator" : "kubernetes-models";
+    const path = g === "core" ? `${root}/${v}/${kind}` : `${root}/${g}/${v}/${kind}`;
     const mod = (await import(path)) as Record<string, new (data: unknown) => { validate(): void }>;
     return mod[kind];
 }
@@ -46,8 +51,8 @@ describe("isolation and manifests", () => {
 
     it("admits to a dedicated server only its one app, plus the configured admin namespaces", async () => {
         const find = finder((await runStackFile("prod")).resources);
-        assert.deepStrictEqual(admitted(find.one(NETPOL, "postgresql-lernmi-clients")), ["lernmi"]);
-        assert.deepStrictEqual(admitted(find.one(NETPOL, "postgresql-digi-core-clients")), ["digi-core"]);
+        assert.deepStrictEqual(admitted(find.one(NETPOL, "postgresql-lernmi-clients"), 5432), ["lernmi"]);
+        assert.deepStrictEqual(admitted(find.one(NETPOL, "postgresql-digi-core-clients"), 5432), ["digi-core"]);
 
         const withAdmin = finder(
             (

@@ -2,6 +2,7 @@
 // every stack: no plaintext secret anywhere, unique names, explicit providers, readiness ordering
 // (also on a stack with several servers of each engine).
 import * as assert from "assert";
+import { MONITOR_USER } from "../infra/metrics";
 import { StackOutputs } from "../stacks/program";
 import { MockRun, RecordedResource, finder, isSecretOutput, isSecretWrapper, plaintextOccurrences, valueOf } from "./helpers/pulumi";
 import { stackFileConfig, stackNames } from "../stacks/files";
@@ -81,6 +82,8 @@ async function assertTenancyManagedByItsServer(stack: MockRun<StackOutputs>, opt
             for (const r of mine) assert.ok(r.name.startsWith(`${app}-${server.engine}-`), `${r.name} is named after its tenant`);
             own.push(...mine);
         }
+        // With metrics on, the server's monitoring user: the server's own, named after it.
+        own.push(...managing.filter((r) => r.parent === serverComponent.urn && r.name.startsWith(`${server.name}-monitor`)));
         for (const r of own) {
             checked.add(r.urn);
             assert.ok(waitsFor(r, workload.urn), `${r.type} ${r.name} waits for ${server.name}`);
@@ -269,16 +272,20 @@ describe("stack files run whole under mocks", () => {
 
         it("protects every data-bearing resource", async () => {
             const find = finder((await run("prod")).resources);
-            const data = [...find.all(T.database), ...find.all(T.role), ...find.all(T.statefulSet), ...find.all(T.namespace)];
+            const [tenantRoles, monitorRoles] = [find.all(T.role).filter((r) => r.inputs.name !== MONITOR_USER), find.all(T.role).filter((r) => r.inputs.name === MONITOR_USER)];
+            const data = [...find.all(T.database), ...tenantRoles, ...find.all(T.statefulSet), ...find.all(T.namespace)];
             assert.strictEqual(data.length, 3 + 3 + 4 + 1);
             for (const r of data) assert.ok(r.protect, `${r.type} ${r.name} is protected`);
+            // The monitoring roles own nothing: turning metrics off drops them.
+            assert.strictEqual(monitorRoles.length, 3);
+            for (const r of monitorRoles) assert.deepStrictEqual([r.protect, r.retainOnDelete], [false, false], r.name);
         });
 
         it("lifts retain and protect only for a decommissioned app's data", async () => {
             const config = { ...stackFileConfig("prod"), decommission: ["lernmi"] };
             const find = finder((await runStackConfig(config, "prod")).resources);
             for (const type of [T.database, T.role]) {
-                for (const r of find.all(type)) {
+                for (const r of find.all(type).filter((r) => r.inputs.name !== MONITOR_USER)) {
                     const dropped = r.name.startsWith("lernmi-");
                     assert.deepStrictEqual([r.retainOnDelete, r.protect], [!dropped, !dropped], `${r.name}`);
                 }
@@ -289,8 +296,9 @@ describe("stack files run whole under mocks", () => {
             const { capacity } = (await run("prod")).result;
             assert.deepStrictEqual(capacity.engines.postgresql, {
                 servers: 3,
-                requests: { memoryMi: 1536, cpuMillis: 750 },
-                limits: { memoryMi: 3072, cpuMillis: 3000 },
+                // Three servers, each with its exporter beside it.
+                requests: { memoryMi: 1536 + 3 * 32, cpuMillis: 750 + 3 * 20 },
+                limits: { memoryMi: 3072 + 3 * 128, cpuMillis: 3000 + 3 * 200 },
                 storageGi: 30,
             });
             assert.strictEqual(capacity.total.servers, 4);

@@ -6,6 +6,7 @@
 // picks the heavy one; a tenant's planted look-alikes neither change its figures nor run.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
+import * as crypto from "crypto";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import Redis from "ioredis";
@@ -19,6 +20,10 @@ import { grantDatabasePattern } from "../components/mysql/mysql";
 import { postgresqlRoleStatements } from "../components/postgresql/postgresql-settings";
 import type { RedisCredentials } from "../components/redis/redis";
 import { redisAclUserProvider } from "../components/redis/redis-acl-user";
+import { REDIS_ADMIN_USER } from "../components/redis/redis-acl";
+import { MONITOR_USER } from "../infra/metrics";
+import { POSTGRES_MONITOR_CONNECTIONS, POSTGRES_MONITOR_ROLES } from "../components/postgresql/postgresql-metrics";
+import { MYSQL_MONITOR_CONNECTIONS, MYSQL_MONITOR_GRANTS } from "../components/mysql/mysql-metrics";
 import { DEFAULT_THRESHOLDS, measureStack, recommend, runUsage, sharedServers, usagesFor } from "../scripts/usage";
 import type { UsageResult } from "../scripts/usage";
 import { auditsFor, runVerify, verifyStack } from "../scripts/verify";
@@ -488,5 +493,119 @@ describe("npm run verify: isolation audit on real PostgreSQL, MariaDB and Redis 
         const result = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(result.status, 0, result.stderr);
         assert.deepStrictEqual(JSON.parse(result.stdout), [0, true, true]);
+    });
+
+    // The exporters' monitoring users, set up as the program sets them up, on the same servers.
+    describe("monitoring users: the statistics each exporter reads, and no tenant data", () => {
+        const MONITOR_PASSWORD = "monitor-pw-0123456789";
+
+        it("postgresql: the monitoring role (pg_monitor) reads every database's size and connections, and no tenant's rows", async () => {
+            // What PostgresqlServer registers with monitoring on: a login role, member of
+            // POSTGRES_MONITOR_ROLES only, with its connection limit.
+            await pgRun(
+                pgAdmin(),
+                `CREATE ROLE "${MONITOR_USER}" LOGIN PASSWORD '${MONITOR_PASSWORD}' CONNECTION LIMIT ${POSTGRES_MONITOR_CONNECTIONS} IN ROLE ${POSTGRES_MONITOR_ROLES.join(", ")}`,
+            );
+            const monitor = async (database: string) => {
+                const c = new Client({ host: "127.0.0.1", port: pgPort, user: MONITOR_USER, password: MONITOR_PASSWORD, database });
+                await c.connect();
+                return c;
+            };
+            const tenant = await pgAs("app_a");
+            try {
+                // postgres_exporter's default collectors: database (sizes), stat_database (connections).
+                const sizes = await pgRun(monitor("postgres"), "SELECT datname, pg_database_size(datname)::bigint AS size FROM pg_database WHERE datname IN ('app_a', 'app_b') ORDER BY 1");
+                assert.deepStrictEqual(sizes.map((r) => r.datname), APPS);
+                assert.ok(sizes.every((r) => Number(r.size) > 0), JSON.stringify(sizes));
+                const backends = await pgRun(monitor("postgres"), "SELECT datname, numbackends FROM pg_stat_database WHERE datname = 'app_a'");
+                assert.ok(Number(backends[0].numbackends) >= 1, "app_a's open session is counted");
+                const sessions = await pgRun(monitor("postgres"), "SELECT usename FROM pg_stat_activity WHERE datname = 'app_a'");
+                assert.ok(sessions.some((r) => r.usename === "app_a"), "sessions of every role are visible");
+                // No tenant data: it cannot connect to a tenant's database at all.
+                for (const app of APPS) await assert.rejects(monitor(app), new RegExp(`permission denied for database "${app}"|User does not have CONNECT privilege`));
+                // Nor write or read files on the server.
+                await assert.rejects(pgRun(monitor("postgres"), "CREATE TABLE probe (x int)"), /permission denied for schema public/);
+                await assert.rejects(pgRun(monitor("postgres"), "SELECT pg_read_file('PG_VERSION')"), /permission denied for function pg_read_file/);
+                await assert.rejects(pgRun(monitor("postgres"), "COPY (SELECT 1) TO '/tmp/x'"), /permission denied|must be superuser|pg_write_server_files/);
+            } finally {
+                await tenant.end();
+                await pgRun(pgAdmin(), `DROP ROLE "${MONITOR_USER}"`);
+            }
+        });
+
+        it("mysql: the monitoring account reads status, every schema's table sizes and every user's connections, and no row", async () => {
+            // What MysqlServer registers with monitoring on: the account, MYSQL_MONITOR_GRANTS, its connection limit.
+            await myRun(`CREATE USER '${MONITOR_USER}'@'%' IDENTIFIED BY '${MONITOR_PASSWORD}' WITH MAX_USER_CONNECTIONS ${MYSQL_MONITOR_CONNECTIONS}`);
+            for (const g of MYSQL_MONITOR_GRANTS) {
+                await myRun(`GRANT ${g.privileges.join(", ")} ON ${g.database === "*" ? "*" : `\`${g.database}\``}.* TO '${MONITOR_USER}'@'%'`);
+            }
+            const monitor = await mysql.createConnection({ host: "127.0.0.1", port: myPort, user: MONITOR_USER, password: MONITOR_PASSWORD });
+            const tenant = await mysql.createConnection({ host: "127.0.0.1", port: myPort, user: "app_a", password: PASSWORDS.app_a, database: "app_a" });
+            try {
+                const q = async (sql: string) => (await monitor.query(sql))[0] as Record<string, unknown>[];
+                assert.strictEqual((await q("SHOW GLOBAL STATUS LIKE 'Threads_connected'")).length, 1);
+                // mysqld_exporter's info_schema.tables collector: every tenant's table sizes.
+                const tables = await q("SELECT table_schema AS s, table_name AS t, data_length AS d FROM information_schema.tables WHERE table_schema IN ('app_a', 'app_b') ORDER BY 1");
+                assert.deepStrictEqual(tables.map((r) => [r.s, r.t]), APPS.map((app) => [app, "notes"]));
+                assert.ok(tables.every((r) => Number(r.d) > 0));
+                // info_schema.processlist (PROCESS): connections of every user.
+                const users = (await q("SELECT user FROM information_schema.processlist")).map((r) => r.user);
+                assert.ok(users.includes("app_a"), JSON.stringify(users));
+                // No tenant data, no account data, no writes.
+                for (const app of APPS) {
+                    await assert.rejects(monitor.query(`SELECT * FROM \`${app}\`.notes`), /SELECT command denied/);
+                    await assert.rejects(monitor.query(`INSERT INTO \`${app}\`.notes VALUES ('x')`), /INSERT command denied/);
+                }
+                await assert.rejects(monitor.query("SELECT * FROM mysql.user"), /SELECT command denied/);
+                await assert.rejects(monitor.query("CREATE DATABASE probe"), /Access denied/);
+            } finally {
+                await monitor.end();
+                await tenant.end();
+                await myRun(`DROP USER '${MONITOR_USER}'@'%'`);
+            }
+        });
+
+        it("redis: the monitoring user counts and sizes every tenant's keys in a script, and reads no value", async () => {
+            // The program's RedisServer with monitoring on creates this user through the real ACL provider.
+            const created = await redisAclUserProvider.create!({
+                host: "127.0.0.1",
+                port: redis.port,
+                adminUser: REDIS_ADMIN_USER,
+                adminPassword: redis.adminPassword,
+                user: MONITOR_USER,
+                monitor: true,
+                scripting: false,
+                password: MONITOR_PASSWORD,
+            } as never);
+            const monitor = new Redis({ host: "127.0.0.1", port: redis.port, username: MONITOR_USER, password: MONITOR_PASSWORD, maxRetriesPerRequest: 0 });
+            try {
+                // The provider reads the user back as it wrote it.
+                const read = await redisAclUserProvider.read!(MONITOR_USER, created.outs!);
+                assert.strictEqual(read.props!.rules, created.outs!.rules);
+                assert.match(String(await monitor.call("INFO", "keyspace")), /db1:keys=1/);
+                assert.deepStrictEqual(await monitor.call("CONFIG", "GET", "databases"), ["databases", "4"]);
+                // What redis_exporter's key groups do per batch: SCAN, MEMORY USAGE of each key, in
+                // a script run as this user, first by digest.
+                const script = "local b = redis.call('SCAN', ARGV[1], 'COUNT', ARGV[2]) local out = {} for _, k in ipairs(b[2]) do out[#out + 1] = {k, redis.call('MEMORY', 'USAGE', k)} end return {b[1], out}";
+                await monitor.select(1);
+                // Not loaded yet: NOSCRIPT (not NOPERM), on which the exporter sends the script itself.
+                const sha = crypto.createHash("sha1").update(script).digest("hex");
+                await assert.rejects(monitor.call("EVALSHA", sha, "0", "0", "1000"), /NOSCRIPT/);
+                for (const call of [() => monitor.call("EVAL", script, "0", "0", "1000"), () => monitor.call("EVALSHA", sha, "0", "0", "1000")]) {
+                    const [cursor, keys] = (await call()) as [string, [string, number][]];
+                    assert.strictEqual(cursor, "0");
+                    assert.deepStrictEqual(keys.map(([k]) => k), ["app_a:secret"]);
+                    assert.ok(keys[0][1] > 0);
+                }
+                // No value, directly or in a script; no tenant's commands or clients; no writes.
+                for (const args of [["GET", "app_a:secret"], ["DUMP", "app_a:secret"], ["SLOWLOG", "GET"], ["CLIENT", "LIST"], ["SET", "app_a:x", "1"], ["CONFIG", "SET", "maxmemory", "1"], ["ACL", "LIST"], ["KEYS", "*"], ["FLUSHALL"], ["MONITOR"]]) {
+                    await assert.rejects(monitor.call(args[0], ...args.slice(1)), /NOPERM/, args.join(" "));
+                }
+                await assert.rejects(monitor.call("EVAL", "return redis.call('GET', 'app_a:secret')", "0"), /NOPERM|user executing the script can't run this command/);
+            } finally {
+                monitor.disconnect();
+                await redisAclUserProvider.delete!(MONITOR_USER, created.outs!);
+            }
+        });
     });
 });

@@ -20,6 +20,9 @@ const ENV_KEYS = ["MONGODB_URI", "MONGODB_DATABASE"] as const;
 const load = () =>
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require("./mongodb") as typeof import("./mongodb");
+const loadUsage = () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require("./mongodb-usage") as typeof import("./mongodb-usage");
 
 export const mongodbEngine: EngineDescriptor<"mongodb", EngineRaw, object, MongodbOptions, object, MongodbCredentials> = {
     name: "mongodb",
@@ -48,6 +51,8 @@ export const mongodbEngine: EngineDescriptor<"mongodb", EngineRaw, object, Mongo
     backup: MONGODB_BACKUP,
     envKeys: ENV_KEYS,
     environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({ MONGODB_URI: c.url, MONGODB_DATABASE: c.database }),
+    metricsSource: () => "exporter",
+    usage: () => loadUsage().mongodbUsage,
     createServer(plan, context) {
         const args = { ...serverArgsOf(plan, context), tuning: plan.settings.options.tuning, tenants: tenantSpecsOf(plan, context) };
         return new (load().MongodbServer)(plan.name, args, { parent: context.parent });

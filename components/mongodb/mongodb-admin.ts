@@ -18,9 +18,15 @@ export interface MongoCommand {
 
 export const TENANT_ROLES = (database: string) => [{ role: "readWrite", db: database }];
 
-/** Makes `user` exactly a readWrite user of `database` with `password`, whether or not it existed. */
-export function userCommands(user: string, database: string, password: string, exists: boolean): MongoCommand[] {
-    const body = { pwd: password, roles: TENANT_ROLES(database) };
+/** A user's roles, as createUser takes them. */
+export type MongoRoles = { role: string; db: string }[];
+
+/**
+ * Makes `user` exactly a user of `database` with `password` and `roles` (a tenant's: readWrite on
+ * that database), whether or not it existed.
+ */
+export function userCommands(user: string, database: string, password: string, exists: boolean, roles: MongoRoles = TENANT_ROLES(database)): MongoCommand[] {
+    const body = { pwd: password, roles };
     return [{ db: database, command: exists ? { updateUser: user, ...body } : { createUser: user, ...body } }];
 }
 
@@ -70,6 +76,8 @@ export interface MongoUserState extends MongoAdminConnection {
     user: string;
     database: string;
     password: string;
+    /** @default readWrite on `database` (a tenant) */
+    roles?: MongoRoles;
 }
 
 async function userExists(run: MongoRunner, props: MongoUserState): Promise<boolean> {
@@ -79,13 +87,14 @@ async function userExists(run: MongoRunner, props: MongoUserState): Promise<bool
 
 export function mongoUserProvider(run: MongoRunner = runAsAdmin): pulumi.dynamic.ResourceProvider<MongoUserState, MongoUserState> {
     const apply = async (props: MongoUserState, action: string) => {
-        await run(props, action, userCommands(props.user, props.database, props.password, await userExists(run, props)));
+        await run(props, action, userCommands(props.user, props.database, props.password, await userExists(run, props), props.roles ?? TENANT_ROLES(props.database)));
         return props;
     };
     return {
         async diff(_id, olds, news) {
             const replaces = olds.user !== news.user || olds.database !== news.database ? ["user"] : [];
-            return { changes: replaces.length > 0 || olds.password !== news.password, replaces };
+            const roles = (p: MongoUserState) => JSON.stringify(p.roles ?? TENANT_ROLES(p.database));
+            return { changes: replaces.length > 0 || olds.password !== news.password || roles(olds) !== roles(news), replaces };
         },
         async create(inputs) {
             return { id: `${inputs.database}.${inputs.user}`, outs: await apply(inputs, `create user ${inputs.user}`) };

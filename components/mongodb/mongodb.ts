@@ -7,6 +7,8 @@ import { dataOptions } from "../options";
 import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
 import { defaultImage } from "../engine";
 import { mongodbEngine } from "./engine";
+import { MONITOR_USER } from "../../infra/metrics";
+import { MONGODB_MONITOR_ROLES, mongodbMetrics } from "./mongodb-metrics";
 import { MongodbTuning, mongodbServerArgs, mongodbServerSettings, mongodbTuningProblems } from "./mongodb-settings";
 
 export const MONGODB_PORT = mongodbEngine.defaults.port;
@@ -38,6 +40,7 @@ export class MongodbServer extends pulumi.ComponentResource {
         assertNoProblems("MongodbServer", name, mongodbTuningProblems(args.resources.limits.memory, tuning));
         const settings = mongodbServerSettings(args.resources.limits.memory, tuning);
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
+        const monitorPassword = args.monitoring ? pulumi.secret(generatedPassword(`${name}-monitor-password`, { parent: this }).result) : undefined;
         const { running, admin: address, protect } = startServer(this, name, mongodbEngine, args, {
             defaultImage: defaultImage(mongodbEngine, args.version),
             args: mongodbServerArgs(settings),
@@ -48,10 +51,19 @@ export class MongodbServer extends pulumi.ComponentResource {
             // The image's init phase binds 127.0.0.1 only: probing the container's own address
             // keeps the server unready until the real start.
             readinessCommand: ["sh", "-c", `mongosh --quiet --host "$(hostname -i)" --port ${MONGODB_PORT} --eval "db.adminCommand({ ping: 1 }).ok" | grep -q 1`],
+            metrics: monitorPassword && mongodbMetrics(MONGODB_PORT, monitorPassword),
         });
         this.host = running.host;
         this.port = running.port;
         const admin = { ...address, password: pulumi.secret(adminPassword.result), ready: running.ready };
+        if (monitorPassword) {
+            new MongoUser(
+                `${name}-monitor`,
+                { host: admin.host, port: admin.port, adminUser: MONGODB_ADMIN_USER, adminPassword: admin.password, user: MONITOR_USER, database: "admin", password: monitorPassword, roles: MONGODB_MONITOR_ROLES },
+                { parent: this, dependsOn: [running.ready] },
+            );
+        }
+
         this.tenants = tenantsOf("mongodb", args.tenants, (tenant, t) => new MongodbTenant(tenant, { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }));
         this.registerOutputs({ host: this.host, port: this.port });
     }

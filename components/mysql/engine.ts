@@ -106,6 +106,9 @@ const ENV_KEYS = ["MYSQL_URL", "MYSQL_HOST", "MYSQL_PORT", "MYSQL_DATABASE", "MY
 const load = () =>
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require("./mysql") as typeof import("./mysql");
+const loadUsage = () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require("./mysql-usage") as typeof import("./mysql-usage");
 const loadAudit = () =>
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require("./mysql-audit") as typeof import("./mysql-audit");
@@ -137,7 +140,7 @@ export const mysqlEngine: EngineDescriptor<"mysql", EngineRaw, AppRaw, MysqlOpti
     figures(server) {
         const settings = mysqlServerSettings(server.settings.resources.limits.memory, server.settings.options.tuning);
         const tenants = server.tenants.map((t) => ({ app: t.app, maxConnections: t.options.maxConnections }));
-        return { settings: describeMysqlSettings(settings), connections: mysqlConnectionBudget(settings, tenants) };
+        return { settings: describeMysqlSettings(settings), connections: mysqlConnectionBudget(settings, tenants, server.monitored) };
     },
     backup: MYSQL_BACKUP,
     envKeys: ENV_KEYS,
@@ -150,6 +153,8 @@ export const mysqlEngine: EngineDescriptor<"mysql", EngineRaw, AppRaw, MysqlOpti
         MYSQL_PASSWORD: c.password,
     }),
     audit: () => loadAudit().mysqlAudit,
+    metricsSource: () => "exporter",
+    usage: () => loadUsage().mysqlUsage,
     createServer(plan, context) {
         const args = { ...serverArgsOf(plan, context), tuning: plan.settings.options.tuning, tenants: tenantSpecsOf(plan, context) };
         return new (load().MysqlServer)(plan.name, args, { parent: context.parent });

@@ -4,6 +4,7 @@
 // they live in the server's RAM, outside the buffer pool.
 import { MIB, formatBytes, parseMemoryBytes } from "../../infra/quantities";
 import type { ConnectionBudget } from "../connection-budget";
+import { MYSQL_MONITOR_CONNECTIONS } from "./mysql-metrics";
 
 /** The account the official image creates from MYSQL_ROOT_PASSWORD; `pulumi up` and backups log in as it. */
 export const MYSQL_ADMIN_USER = "root";
@@ -78,10 +79,10 @@ export function mysqlTuningProblems(memoryLimit: string, tuning: MysqlTuning): s
 }
 
 /** What the server's tenants may hold, against what it allows. */
-export function mysqlConnectionBudget(s: MysqlServerSettings, tenants: { app: string; maxConnections?: number }[]): ConnectionBudget {
+export function mysqlConnectionBudget(s: MysqlServerSettings, tenants: { app: string; maxConnections?: number }[], monitored = false): ConnectionBudget {
     return {
         maxConnections: s.maxConnections,
-        reserved: MYSQL_ADMIN_RESERVED_CONNECTIONS,
+        reserved: MYSQL_ADMIN_RESERVED_CONNECTIONS + (monitored ? MYSQL_MONITOR_CONNECTIONS : 0),
         tenants: tenants.map((t) => ({ app: t.app, limit: t.maxConnections ?? MYSQL_DEFAULT_MAX_USER_CONNECTIONS })),
     };
 }

@@ -10,6 +10,8 @@ import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsO
 import { defaultImage } from "../engine";
 import { mysqlEngine } from "./engine";
 import { connectionBudgetProblem } from "../connection-budget";
+import { MONITOR_USER } from "../../infra/metrics";
+import { MYSQL_MONITOR_CONNECTIONS, MYSQL_MONITOR_GRANTS, mysqlMetrics } from "./mysql-metrics";
 import {
     MYSQL_DEFAULT_MAX_USER_CONNECTIONS,
     MysqlTuning,
@@ -53,8 +55,10 @@ export class MysqlServer extends pulumi.ComponentResource {
         const tuning = args.tuning ?? {};
         assertNoProblems("MysqlServer", name, mysqlTuningProblems(args.resources.limits.memory, tuning));
         const settings = mysqlServerSettings(args.resources.limits.memory, tuning);
-        assertNoProblems("MysqlServer", name, [connectionBudgetProblem(mysqlConnectionBudget(settings, args.tenants))]);
+        const monitored = args.monitoring ?? false;
+        assertNoProblems("MysqlServer", name, [connectionBudgetProblem(mysqlConnectionBudget(settings, args.tenants, monitored))]);
         const rootPassword = generatedPassword(`${name}-admin-password`, { parent: this });
+        const monitorPassword = monitored ? pulumi.secret(generatedPassword(`${name}-monitor-password`, { parent: this }).result) : undefined;
 
         const { running, admin: address, protect } = startServer(this, name, mysqlEngine, args, {
             defaultImage: defaultImage(mysqlEngine, args.version),
@@ -66,6 +70,7 @@ export class MysqlServer extends pulumi.ComponentResource {
             // answers once the server accepts connections, without credentials.
             readinessCommand: ["mysqladmin", "ping", "-h", "127.0.0.1", "-P", String(MYSQL_PORT), "--silent"],
             livenessCommand: mysqlLivenessCommand(),
+            metrics: monitorPassword && mysqlMetrics(MYSQL_PORT, monitorPassword),
         });
         this.host = running.host;
         this.port = running.port;
@@ -84,9 +89,30 @@ export class MysqlServer extends pulumi.ComponentResource {
         );
         const admin: MysqlAdmin = { host: adminHost, port: adminPort, password: rootPassword.result, provider };
 
+        if (monitorPassword) mysqlMonitor(name, admin, monitorPassword, this);
+
         this.tenants = tenantsOf("mysql", args.tenants, (tenant, t) => new MysqlTenant(tenant, { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }));
         this.registerOutputs({ host: this.host, port: this.port });
     }
+}
+
+/** The monitoring account (MYSQL_MONITOR_GRANTS), with its connection limit. */
+function mysqlMonitor(server: string, admin: MysqlAdmin, password: pulumi.Output<string>, parent: pulumi.Resource): void {
+    const provider = admin.provider;
+    const user = new mysql.User(`${server}-monitor`, { user: MONITOR_USER, host: "%", plaintextPassword: password }, { parent, provider });
+    for (const grant of MYSQL_MONITOR_GRANTS) {
+        const suffix = grant.database === "*" ? "global" : grant.database.replace(/_/g, "-");
+        new mysql.Grant(
+            `${server}-monitor-${suffix}`,
+            { user: user.user, host: user.host, database: grant.database, table: "*", privileges: grant.privileges },
+            { parent, provider },
+        );
+    }
+    new MysqlConnectionLimit(
+        `${server}-monitor-connection-limit`,
+        { host: admin.host, port: admin.port, adminUser: MYSQL_ADMIN_USER, adminPassword: pulumi.secret(admin.password), user: user.user, maxUserConnections: MYSQL_MONITOR_CONNECTIONS },
+        { parent, dependsOn: [user] },
+    );
 }
 
 /**

@@ -88,6 +88,8 @@ export const neo4jEngine: EngineDescriptor<"neo4j", EngineRaw, object, Neo4jOpti
         NEO4J_USERNAME: c.user,
         NEO4J_PASSWORD: c.password,
     }),
+    // Enterprise serves Prometheus metrics itself; Community serves none.
+    metricsSource: (settings) => (settings.edition === "enterprise" ? "endpoint" : { none: "Neo4j Community serves no metrics" }),
     createServer(plan, context) {
         const args = { ...serverArgsOf(plan, context), edition: plan.settings.options.edition, tenants: tenantSpecsOf(plan, context) };
         return new (load().Neo4jServer)(plan.name, args, { parent: context.parent });

@@ -11,6 +11,7 @@ import { dataOptions } from "../options";
 import { ServerArgsBase, TenantSpecBase, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
 import { defaultImage } from "../engine";
 import { Neo4jEdition, neo4jCommunityCannotHold, neo4jDatabaseName, neo4jEngine } from "./engine";
+import { NEO4J_METRICS, neo4jMetricsEnv } from "./neo4j-metrics";
 
 export const NEO4J_BOLT_PORT = neo4jEngine.defaults.port;
 export const NEO4J_ADMIN_USER = "neo4j";
@@ -45,6 +46,7 @@ export class Neo4jServer extends pulumi.ComponentResource {
                     "use the enterprise edition or one server per app",
             );
         }
+        if (args.monitoring && edition !== "enterprise") throw new Error(`Neo4jServer ${name}: Community serves no metrics; only Enterprise has a Prometheus endpoint`);
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
         // Heap and page cache from the memory limit, so the JVM stays inside it.
         const limitMi = parseMemoryMi(args.resources.limits.memory);
@@ -55,10 +57,12 @@ export class Neo4jServer extends pulumi.ComponentResource {
                 NEO4J_server_memory_heap_max__size: `${Math.floor(limitMi / 2)}m`,
                 NEO4J_server_memory_pagecache_size: `${Math.floor(limitMi / 4)}m`,
                 ...(edition === "enterprise" ? { NEO4J_ACCEPT_LICENSE_AGREEMENT: "yes" } : {}),
+                ...(args.monitoring ? neo4jMetricsEnv() : {}),
             },
             secretEnv: { NEO4J_AUTH: pulumi.interpolate`${NEO4J_ADMIN_USER}/${adminPassword.result}` },
             // The image's entrypoint writes its settings into the config directory at start.
             writableRoot: true,
+            metrics: args.monitoring ? NEO4J_METRICS : undefined,
             readinessCommand: [
                 "sh",
                 "-c",

@@ -120,6 +120,9 @@ const ENV_KEYS = ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "P
 const load = () =>
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require("./postgresql") as typeof import("./postgresql");
+const loadUsage = () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require("./postgresql-usage") as typeof import("./postgresql-usage");
 const loadAudit = () =>
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require("./postgresql-audit") as typeof import("./postgresql-audit");
@@ -163,7 +166,7 @@ export const postgresqlEngine: EngineDescriptor<"postgresql", EngineRaw, AppRaw,
         const s = server.settings;
         const settings = postgresqlServerSettings(s.resources.limits.memory, s.storageGi, s.options.tuning);
         const tenants = server.tenants.map((t) => ({ app: t.app, connectionLimit: t.options.connectionLimit }));
-        return { settings: describePostgresqlSettings(settings), connections: postgresqlConnectionBudget(settings, tenants) };
+        return { settings: describePostgresqlSettings(settings), connections: postgresqlConnectionBudget(settings, tenants, server.monitored) };
     },
     backup: POSTGRESQL_BACKUP,
     envKeys: ENV_KEYS,
@@ -176,6 +179,8 @@ export const postgresqlEngine: EngineDescriptor<"postgresql", EngineRaw, AppRaw,
         PGPASSWORD: c.password,
     }),
     audit: () => loadAudit().postgresqlAudit,
+    metricsSource: () => "exporter",
+    usage: () => loadUsage().postgresqlUsage,
     createServer(plan, context) {
         const args = { ...serverArgsOf(plan, context), tuning: plan.settings.options.tuning, tenants: tenantSpecsOf(plan, context) };
         return new (load().PostgresqlServer)(plan.name, args, { parent: context.parent });

@@ -6,6 +6,7 @@
 // cannot raise temp_file_limit (superuser-only).
 import { KIB, MIB, formatBytes, parseMemoryBytes } from "../../infra/quantities";
 import type { ConnectionBudget } from "../connection-budget";
+import { POSTGRES_MONITOR_CONNECTIONS } from "./postgresql-metrics";
 
 /** The superuser the official image creates; `pulumi up` and backups log in as it. */
 export const POSTGRES_ADMIN_USER = "postgres";
@@ -107,10 +108,10 @@ export function postgresqlTuningProblems(memoryLimit: string, storageGi: number,
 }
 
 /** What the server's tenants may hold, against what it allows. */
-export function postgresqlConnectionBudget(s: PostgresqlServerSettings, tenants: { app: string; connectionLimit?: number }[]): ConnectionBudget {
+export function postgresqlConnectionBudget(s: PostgresqlServerSettings, tenants: { app: string; connectionLimit?: number }[], monitored = false): ConnectionBudget {
     return {
         maxConnections: s.maxConnections,
-        reserved: s.superuserReservedConnections + POSTGRES_ADMIN_CONNECTIONS,
+        reserved: s.superuserReservedConnections + POSTGRES_ADMIN_CONNECTIONS + (monitored ? POSTGRES_MONITOR_CONNECTIONS : 0),
         tenants: tenants.map((t) => ({ app: t.app, limit: t.connectionLimit ?? POSTGRES_DEFAULT_CONNECTION_LIMIT })),
     };
 }

@@ -9,6 +9,8 @@ import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsO
 import { defaultImage } from "../engine";
 import { postgresMajor, postgresqlEngine, postgresqlVersionProblem } from "./engine";
 import { connectionBudgetProblem } from "../connection-budget";
+import { MONITOR_USER } from "../../infra/metrics";
+import { POSTGRES_MONITOR_CONNECTIONS, POSTGRES_MONITOR_ROLES, postgresqlMetrics } from "./postgresql-metrics";
 import {
     POSTGRES_DEFAULT_CONNECTION_LIMIT,
     POSTGRES_DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
@@ -56,9 +58,11 @@ export class PostgresqlServer extends pulumi.ComponentResource {
         const tuning = args.tuning ?? {};
         assertNoProblems("PostgresqlServer", name, postgresqlTuningProblems(args.resources.limits.memory, args.storageGi, tuning));
         const settings = postgresqlServerSettings(args.resources.limits.memory, args.storageGi, tuning);
-        assertNoProblems("PostgresqlServer", name, [connectionBudgetProblem(postgresqlConnectionBudget(settings, args.tenants))]);
+        const monitored = args.monitoring ?? false;
+        assertNoProblems("PostgresqlServer", name, [connectionBudgetProblem(postgresqlConnectionBudget(settings, args.tenants, monitored))]);
 
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
+        const monitorPassword = monitored ? generatedPassword(`${name}-monitor-password`, { parent: this }) : undefined;
         // PostgreSQL 18+ images keep data under /var/lib/postgresql/<major>/docker; older ones
         // under /var/lib/postgresql/data, where a subdirectory avoids the volume's lost+found.
         const layout =
@@ -77,6 +81,7 @@ export class PostgresqlServer extends pulumi.ComponentResource {
             livenessCommand: postgresqlLivenessCommand(),
             // The socket and lock directory, and scratch space: the root filesystem is read-only.
             writablePaths: ["/var/run/postgresql", "/tmp"],
+            metrics: monitorPassword && postgresqlMetrics(POSTGRES_PORT, monitorPassword.result),
         });
         this.host = running.host;
         this.port = running.port;
@@ -96,6 +101,20 @@ export class PostgresqlServer extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [running.ready] },
         );
+
+        if (monitorPassword) {
+            new postgresql.Role(
+                `${name}-monitor`,
+                {
+                    name: MONITOR_USER,
+                    login: true,
+                    password: pulumi.secret(monitorPassword.result),
+                    roles: POSTGRES_MONITOR_ROLES,
+                    connectionLimit: POSTGRES_MONITOR_CONNECTIONS,
+                },
+                { parent: this, provider: this.provider },
+            );
+        }
 
         this.tenants = tenantsOf("postgresql", args.tenants, (tenant, t) => new PostgresqlTenant(tenant, { server: this, protect, ...t }, { parent: this }));
         this.registerOutputs({ host: this.host, port: this.port });

@@ -57,6 +57,9 @@ const ENV_KEYS = ["QDRANT_URL", "QDRANT_API_KEY", "QDRANT_COLLECTION_PREFIX"] as
 const load = () =>
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require("./qdrant") as typeof import("./qdrant");
+const loadUsage = () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require("./qdrant-usage") as typeof import("./qdrant-usage");
 
 export const qdrantEngine: EngineDescriptor<"qdrant", object, QdrantTenantOptions, object, QdrantTenantOptions, QdrantCredentials> = {
     name: "qdrant",
@@ -87,6 +90,10 @@ export const qdrantEngine: EngineDescriptor<"qdrant", object, QdrantTenantOption
         QDRANT_API_KEY: c.apiKey,
         QDRANT_COLLECTION_PREFIX: c.collectionPrefix,
     }),
+    // Qdrant's /metrics wants an API key, and any key it takes (read-only included) also reads
+    // every tenant's collections: Prometheus would hold a key to all tenants' data.
+    metricsSource: () => ({ none: "Qdrant's /metrics requires an API key that also reads every collection; run npm run usage instead" }),
+    usage: () => loadUsage().qdrantUsage,
     createServer(plan, context) {
         const args = { ...serverArgsOf(plan, context), tenants: tenantSpecsOf(plan, context) };
         return new (load().QdrantServer)(plan.name, args, { parent: context.parent });

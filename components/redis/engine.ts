@@ -159,6 +159,9 @@ const ENV_KEYS = ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_DB"] as const;
 const load = () =>
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require("./redis") as typeof import("./redis");
+const loadUsage = () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require("./redis-usage") as typeof import("./redis-usage");
 const loadAudit = () =>
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require("./redis-audit") as typeof import("./redis-audit");
@@ -219,6 +222,8 @@ export const redisEngine: EngineDescriptor<"redis", EngineRaw, AppRaw, RedisOpti
     envKeys: ENV_KEYS,
     environment: (c): Record<(typeof ENV_KEYS)[number], string> => ({ REDIS_URL: c.url, REDIS_KEY_PREFIX: c.keyPrefix, REDIS_DB: String(c.db) }),
     audit: () => loadAudit().redisAudit,
+    metricsSource: () => "exporter",
+    usage: () => loadUsage().redisUsage,
     createServer(plan, context) {
         const { databases, tuning } = plan.settings.options;
         const args = { ...serverArgsOf(plan, context), databases, tuning, tenants: tenantSpecsOf(plan, context) };

@@ -12,13 +12,17 @@
 // the server.
 import * as pulumi from "@pulumi/pulumi";
 import { AdminConnection, AdminConnectionArgs, adminError } from "../admin-connection";
-import { aclUserFields, allowedCommands, knownRules, ruleCategories, sha256, tenantAclRules, tenantSetUserCommand, tenantUserDifferences } from "./redis-acl";
+import { aclUserFields, allowedCommands, knownRules, monitorAclRules, ruleCategories, sha256, tenantAclRules, tenantSetUserCommand, tenantUserDifferences } from "./redis-acl";
 
 export interface RedisAclUserArgs extends AdminConnectionArgs {
     /** The tenant's user name; also its key prefix. */
     user: string;
     /** Scripting commands too (a server with this one tenant only). */
     scripting: boolean;
+    /** The server's monitoring user (monitorAclRules) instead of a tenant. @default false */
+    monitor?: boolean;
+    /** The user's password, when something else must know it before the user exists (the exporter). @default generated on create */
+    password?: pulumi.Input<string>;
     /**
      * The server's image (or version). A new one may know more of the listed commands, and the
      * rules Redis 7.0 saved (folded into categories) are read again by the new version: a change
@@ -30,6 +34,7 @@ export interface RedisAclUserArgs extends AdminConnectionArgs {
 export interface RedisAclUserState extends AdminConnection {
     user: string;
     scripting: boolean;
+    monitor?: boolean;
     serverImage?: string;
     /** Generated on create: 32 alphanumeric characters (URL-safe). */
     password: string;
@@ -37,7 +42,7 @@ export interface RedisAclUserState extends AdminConnection {
     rules: string;
 }
 
-type Inputs = Omit<RedisAclUserState, "rules" | "password">;
+type Inputs = Omit<RedisAclUserState, "rules" | "password"> & { password?: string };
 
 const PASSWORD_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -48,6 +53,12 @@ function generatePassword(): string {
 }
 
 const USER_PATTERN = /^[a-z][a-z0-9_]{0,39}$/;
+const MONITOR_USER_PATTERN = /^[a-z][a-z0-9-]{0,39}$/;
+
+/** The rules of this user: a tenant's, or the monitoring user's. */
+function rulesOf(props: { user: string; scripting?: boolean; monitor?: boolean }): string[] {
+    return props.monitor ? monitorAclRules() : tenantAclRules(props.user, { scripting: props.scripting ?? false });
+}
 
 /** Runs `fn` with a client logged in as the admin; turns connection failures into a clear error. */
 async function withAdmin<T>(props: Inputs, action: string, fn: (send: (args: string[]) => Promise<unknown>) => Promise<T>): Promise<T> {
@@ -87,15 +98,17 @@ async function knownCommands(props: Inputs, send: (args: string[]) => Promise<un
 async function applyUser(props: Inputs, password: string): Promise<RedisAclUserState> {
     const options = { scripting: props.scripting ?? false };
     await withAdmin(props, `set ACL user ${props.user}`, async (send) => {
-        await send(tenantSetUserCommand(props.user, password, options, await knownCommands(props, send)));
+        const known = await knownCommands(props, send);
+        await send(props.monitor ? ["ACL", "SETUSER", props.user, "reset", "on", `#${sha256(password)}`, ...knownRules(monitorAclRules(), known)] : tenantSetUserCommand(props.user, password, options, known));
         await send(["ACL", "SAVE"]);
     });
-    return { ...props, scripting: options.scripting, password, rules: tenantAclRules(props.user, options).join(" ") };
+    return { ...props, scripting: options.scripting, password, rules: rulesOf(props).join(" ") };
 }
 
 export const redisAclUserProvider: pulumi.dynamic.ResourceProvider<Inputs, RedisAclUserState> = {
     async check(_olds, news) {
-        const failures = USER_PATTERN.test(news.user) ? [] : [{ property: "user", reason: `${JSON.stringify(news.user)} is not a valid tenant user name` }];
+        const valid = (news.monitor ? MONITOR_USER_PATTERN : USER_PATTERN).test(news.user);
+        const failures = valid ? [] : [{ property: "user", reason: `${JSON.stringify(news.user)} is not a valid ${news.monitor ? "monitoring" : "tenant"} user name` }];
         return { inputs: news, failures };
     },
 
@@ -106,17 +119,18 @@ export const redisAclUserProvider: pulumi.dynamic.ResourceProvider<Inputs, Redis
         const replaces = olds.user !== news.user ? ["user"] : [];
         const changes =
             replaces.length > 0 ||
-            olds.rules !== tenantAclRules(news.user, { scripting: news.scripting ?? false }).join(" ") ||
+            olds.rules !== rulesOf(news).join(" ") ||
+            (news.password !== undefined && news.password !== olds.password) ||
             (olds.serverImage ?? "") !== (news.serverImage ?? "");
         return { changes, replaces };
     },
 
     async create(inputs) {
-        return { id: inputs.user, outs: await applyUser(inputs, generatePassword()) };
+        return { id: inputs.user, outs: await applyUser(inputs, inputs.password ?? generatePassword()) };
     },
 
     async update(_id, olds, news) {
-        return { outs: await applyUser(news, olds.password) };
+        return { outs: await applyUser(news, news.password ?? olds.password) };
     },
 
     async delete(_id, props) {
@@ -133,12 +147,13 @@ export const redisAclUserProvider: pulumi.dynamic.ResourceProvider<Inputs, Redis
             if (live === null) return {};
             // Compared by what the rules allow: Redis shows them in its own words.
             const known = await knownCommands(current, send);
-            const expectedRules = tenantAclRules(current.user, { scripting: current.scripting ?? false });
+            const expectedRules = rulesOf(current);
             const liveRules = String(aclUserFields(live).get("commands") ?? "").split(" ");
             const categories = new Map<string, string[]>();
             for (const c of ruleCategories([...expectedRules, ...liveRules])) categories.set(c, ((await send(["ACL", "CAT", c])) as string[]).map(String));
             const expected = allowedCommands(knownRules(expectedRules, known), known, categories);
-            const differences = tenantUserDifferences(live, current.user, sha256(current.password), expected, allowedCommands(liveRules, known, categories));
+            const patterns = current.monitor ? { keys: ["%R~*"], channels: [] } : undefined;
+            const differences = tenantUserDifferences(live, current.user, sha256(current.password), expected, allowedCommands(liveRules, known, categories), patterns);
             // Other rules in the state make the next diff an update, which rewrites the user.
             return { id, props: differences.length === 0 ? current : { ...current, rules: `differs on the server: ${differences.join("; ")}` } };
         });
@@ -154,7 +169,7 @@ export class RedisAclUser extends pulumi.dynamic.Resource {
         super(
             redisAclUserProvider,
             name,
-            { ...args, password: undefined, rules: undefined },
+            { ...args, password: args.password, rules: undefined },
             // Provider state keeps the passwords it needs for later updates and deletes: secret.
             { ...opts, additionalSecretOutputs: ["adminPassword", "password"] },
             "redis",

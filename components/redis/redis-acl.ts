@@ -193,6 +193,37 @@ export const TENANT_EXCLUDED_COMMANDS: Readonly<Record<string, string>> = {
     "object|help": "not needed", lolwut: "not needed", time: "not needed",
 };
 
+/**
+ * What the monitoring user (redis_exporter, logging in as MONITOR_USER) may run, each with why.
+ * It reads server statistics, and key names and sizes for the per-tenant key groups, never a
+ * value: its key pattern `%R~*` allows reading any key, but only through these commands.
+ */
+export const MONITOR_COMMANDS: Readonly<Record<string, string>> = {
+    auth: "logs the connection in",
+    hello: "protocol handshake",
+    ping: "answers the connection itself",
+    select: "the exporter visits each DB number for its key groups",
+    info: "server statistics: memory, clients, commands, keys per DB",
+    "config|get":
+        "server settings (the number of DBs, maxmemory, maxclients); tenants have no password in them (the `default` user is off, " +
+        "the others' passwords are digests in the ACL file)",
+    "client|setname": "names the exporter's own connection",
+    "latency|latest": "latency spikes by event, server-wide",
+    "latency|histogram": "latency per command name, without arguments",
+    scan: "key names, batch by batch, for the key groups",
+    "memory|usage": "a key's size in bytes, never its value",
+    eval: "redis_exporter counts key groups in a Lua script; the script runs as this user, so it can call only these commands",
+    evalsha: "the same script, by digest (tried first)",
+};
+
+/**
+ * The monitoring user's rules, after its password. Not SLOWLOG or CLIENT LIST, which show the
+ * arguments of tenants' commands; not DUMP, GET or any other value read.
+ */
+export function monitorAclRules(): string[] {
+    return ["resetkeys", "resetchannels", "%R~*", "-@all", ...Object.keys(MONITOR_COMMANDS).map((c) => `+${c}`)];
+}
+
 /** The ACL rules of a tenant user, after its password: the full list, whatever the server knows. */
 export function tenantAclRules(user: string, options: { scripting: boolean }): string[] {
     const prefix = `${user}:*`;
@@ -266,7 +297,14 @@ export function allowedCommands(rules: string[], known: ReadonlySet<string>, cat
  * `expected` (see allowedCommands) with this password digest; empty when it is exactly that.
  * `liveAllowed`: what the user's `commands` field allows.
  */
-export function tenantUserDifferences(reply: unknown, user: string, passwordDigest: string, expected: ReadonlySet<string>, liveAllowed: ReadonlySet<string>): string[] {
+export function tenantUserDifferences(
+    reply: unknown,
+    user: string,
+    passwordDigest: string,
+    expected: ReadonlySet<string>,
+    liveAllowed: ReadonlySet<string>,
+    patterns: { keys: string[]; channels: string[] } = { keys: [`~${user}:*`], channels: [`&${user}:*`] },
+): string[] {
     const fields = aclUserFields(reply);
     const list = (name: string) => (Array.isArray(fields.get(name)) ? (fields.get(name) as unknown[]).map(String) : undefined);
     const words = (name: string) => String(fields.get(name) ?? "").split(" ").filter((w) => w !== "");
@@ -279,8 +317,8 @@ export function tenantUserDifferences(reply: unknown, user: string, passwordDige
     const missing = [...expected].filter((c) => !liveAllowed.has(c));
     if (extra.length > 0) differences.push(`also allows ${extra.sort().join(" ")}`);
     if (missing.length > 0) differences.push(`does not allow ${missing.sort().join(" ")}`);
-    if (!same(words("keys"), [`~${user}:*`])) differences.push(`keys ${JSON.stringify(fields.get("keys"))}`);
-    if (!same(words("channels"), [`&${user}:*`])) differences.push(`channels ${JSON.stringify(fields.get("channels"))}`);
+    if (!same(words("keys"), patterns.keys)) differences.push(`keys ${JSON.stringify(fields.get("keys"))}`);
+    if (!same(words("channels"), patterns.channels)) differences.push(`channels ${JSON.stringify(fields.get("channels"))}`);
     if (!same(list("selectors") ?? [], [])) differences.push("selectors");
     return differences;
 }

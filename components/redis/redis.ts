@@ -6,6 +6,8 @@ import { generatedPassword } from "../../infra/passwords";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { REDIS_ADMIN_USER, bootstrapAcl, redisStartScript } from "./redis-acl";
 import { RedisAclUser } from "./redis-acl-user";
+import { MONITOR_USER } from "../../infra/metrics";
+import { redisMetrics } from "./redis-metrics";
 import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
 import { defaultImage } from "../engine";
 import { REDIS_DEFAULT_DATABASES, redisDbProblems, redisEngine, redisScriptingProblem } from "./engine";
@@ -64,6 +66,7 @@ export class RedisServer extends pulumi.ComponentResource {
 
         const image = args.image ?? defaultImage(redisEngine, args.version);
         const adminPassword = generatedPassword(`${name}-admin-password`, { parent: this });
+        const monitor = args.monitoring ? generatedPassword(`${name}-monitor-password`, { parent: this }) : undefined;
         const { running, admin: address } = startServer(this, name, redisEngine, args, {
             defaultImage: image,
             // The ACL file on the data volume is seeded from the bootstrap file (see redisStartScript).
@@ -84,6 +87,7 @@ export class RedisServer extends pulumi.ComponentResource {
             // PING is refused with BUSY while a script runs, and with LOADING during a restart's
             // replay (the startup probe allows for that): a TCP check would pass both.
             livenessCommand: redisLivenessCommand(),
+            metrics: monitor && redisMetrics(REDIS_PORT, monitor.result),
         });
         this.host = running.host;
         this.port = running.port;
@@ -92,6 +96,24 @@ export class RedisServer extends pulumi.ComponentResource {
             password: adminPassword.result,
             ready: running.ready,
         };
+
+        if (monitor) {
+            new RedisAclUser(
+                `${name}-monitor`,
+                {
+                    host: admin.host,
+                    port: admin.port,
+                    adminUser: REDIS_ADMIN_USER,
+                    adminPassword: pulumi.secret(admin.password),
+                    user: MONITOR_USER,
+                    monitor: true,
+                    scripting: false,
+                    password: pulumi.secret(monitor.result),
+                    serverImage: image,
+                },
+                { parent: this, dependsOn: [running.ready] },
+            );
+        }
 
         this.tenants = tenantsOf("redis", args.tenants, (tenant, t) => new RedisTenant(tenant, { ...t, admin, serverImage: image, host: this.host, port: this.port }, { parent: this }));
         this.registerOutputs({ host: this.host, port: this.port });
