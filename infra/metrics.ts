@@ -4,6 +4,7 @@
 // serve their own endpoint. Pure: no Pulumi resources here.
 import type * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "./runtime";
+import { APP_NAME_PATTERN } from "./naming";
 
 /**
  * The monitoring user on every engine that needs one. The `-` keeps it out of the app names
@@ -22,6 +23,13 @@ export const SCRAPE_INTERVAL = "60s";
 
 /** The series label every per-tenant series carries, copied from the engine's own label on a PodMonitor. */
 export const APP_LABEL = "app";
+/**
+ * What is copied to `app`: a value shaped like an app name (APP_NAME_PATTERN, anchored by
+ * Prometheus), so the monitoring user (`tenant-databases-monitor`) and `unclassified` keys are
+ * left out; the engines' own names (`postgres`, `mysql`, `admin`) are reserved, never apps, and the
+ * dashboard leaves them out.
+ */
+export const APP_LABEL_VALUE = `(${APP_NAME_PATTERN.source.replace(/^\^|\$$/g, "")})`;
 
 /** An exporter that runs beside the server, in its network namespace, reaching it on 127.0.0.1. */
 export interface ExporterSpec {
@@ -67,5 +75,5 @@ export function scrapeAnnotations(metrics: MetricsSpec): Record<string, string> 
  * has none of them keeps no `app` label; the engine's own label stays as it is.
  */
 export function appRelabelings(metrics: MetricsSpec): { sourceLabels: string[]; regex: string; targetLabel: string; replacement: string; action: string }[] {
-    return metrics.appLabels.map((label) => ({ sourceLabels: [label], regex: "(.+)", targetLabel: APP_LABEL, replacement: "$1", action: "replace" }));
+    return metrics.appLabels.map((label) => ({ sourceLabels: [label], regex: APP_LABEL_VALUE, targetLabel: APP_LABEL, replacement: "$1", action: "replace" }));
 }

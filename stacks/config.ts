@@ -202,11 +202,17 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
     return config;
 }
 
-/** The destination, if the target can use it: a bucket or a volume claim on Kubernetes, a host directory on Docker. */
-/** `monitoring`: on Kubernetes only, with somewhere Prometheus scrapes from. */
+/**
+ * `monitoring`: on Kubernetes only, with somewhere Prometheus scrapes from that is no app's
+ * namespace (whoever reaches the metrics ports sees every tenant's names and sizes, and can ask
+ * the exporters to scrape elsewhere with their login).
+ */
 function resolveMonitoring(raw: RawConfig, problems: string[]): MonitoringConfig | undefined {
     const m = raw.monitoring;
-    if (m === undefined || !m.enabled) return undefined;
+    if (m === undefined) return undefined;
+    const podMonitor = m.podMonitor ?? false;
+    if (!podMonitor && m.podMonitorLabels !== undefined) problems.push("monitoring.podMonitorLabels: only with podMonitor: true");
+    if (!m.enabled) return undefined;
     if (raw.target !== "kubernetes") {
         problems.push(`monitoring.enabled: only for target kubernetes (exporters run beside the servers in their pods); on ${raw.target}, npm run usage reports each tenant's figures`);
         return undefined;
@@ -215,11 +221,17 @@ function resolveMonitoring(raw: RawConfig, problems: string[]): MonitoringConfig
     if (namespaces.length === 0) {
         problems.push("monitoring.namespaces: list the namespaces Prometheus scrapes from (e.g. [monitoring]); the server namespace denies every other ingress, so no scrape would get through");
     }
-    const podMonitor = m.podMonitor ?? false;
-    if (!podMonitor && m.podMonitorLabels !== undefined) problems.push("monitoring.podMonitorLabels: only with podMonitor: true");
+    const appNamespaces = new Map(Object.entries(raw.apps).map(([name, app]) => [app.namespace ?? dnsName(name), name]));
+    for (const ns of namespaces.filter((n) => appNamespaces.has(n))) {
+        problems.push(
+            `monitoring.namespaces: ${ns} is app ${appNamespaces.get(ns)}'s namespace; its pods would reach every server's metrics (every tenant's names and sizes), ` +
+                "so list only the namespace Prometheus runs in",
+        );
+    }
     return { podMonitor, namespaces, podMonitorLabels: m.podMonitorLabels ?? {}, dashboardNamespace: m.dashboardNamespace ?? raw.kubernetes?.namespace ?? DEFAULT_SERVER_NAMESPACE };
 }
 
+/** The destination, if the target can use it: a bucket or a volume claim on Kubernetes, a host directory on Docker. */
 function resolveDestination(target: Target, destination: BackupDestination, problems: string[]): BackupDestination | undefined {
     const kinds: Record<Target, string[]> = { kubernetes: ["s3", "volume"], docker: ["directory"] };
     const kind = Object.keys(destination)[0];

@@ -119,7 +119,10 @@ describe("metrics: exporters, monitoring users, scraping and the dashboard", fun
         assert.strictEqual(pg.inputs.metadata.namespace, "databases");
         const [endpoint] = pg.inputs.spec.podMetricsEndpoints;
         assert.strictEqual(endpoint.port, "metrics");
-        assert.deepStrictEqual(endpoint.metricRelabelings, [{ sourceLabels: ["datname"], regex: "(.+)", targetLabel: "app", replacement: "$1", action: "replace" }]);
+        assert.deepStrictEqual(endpoint.metricRelabelings, [{ sourceLabels: ["datname"], regex: "([a-z]([a-z0-9_]{0,38}[a-z0-9])?)", targetLabel: "app", replacement: "$1", action: "replace" }]);
+        // Prometheus anchors the regex: the monitoring user's own series get no `app`.
+        const anchored = new RegExp(`^${endpoint.metricRelabelings[0].regex}$`);
+        assert.deepStrictEqual(["lernmi", "digi_core", MONITOR_USER, "unclassified_"].map((v) => anchored.test(v)), [true, true, false, false]);
         assert.deepStrictEqual(find.one(POD_MONITOR, "redis-metrics").inputs.spec.podMetricsEndpoints[0].metricRelabelings[0].sourceLabels, ["key_group"]);
         // Annotations are for the other mode only.
         assert.strictEqual(find.one(STS, "redis").inputs.spec.template.metadata.annotations["prometheus.io/scrape"], undefined);
@@ -217,6 +220,13 @@ describe("metrics: exporters, monitoring users, scraping and the dashboard", fun
         assert.match(problems({ ...base, target: "kubernetes", monitoring: { enabled: true } }).join("\n"), /^monitoring\.namespaces: list the namespaces Prometheus scrapes from/);
         assert.deepStrictEqual(problems({ ...base, target: "kubernetes", monitoring: { enabled: true, namespaces: ["m"], podMonitorLabels: { release: "x" } } }), [
             "monitoring.podMonitorLabels: only with podMonitor: true",
+        ]);
+        assert.deepStrictEqual(problems({ ...base, target: "kubernetes", monitoring: { enabled: false, podMonitorLabels: { release: "x" } } }), [
+            "monitoring.podMonitorLabels: only with podMonitor: true",
+        ]);
+        // A tenant's namespace admitted to the metrics ports would see every tenant's figures.
+        assert.deepStrictEqual(problems({ ...base, target: "kubernetes", monitoring: { enabled: true, namespaces: ["monitoring", "lernmi"] } }), [
+            "monitoring.namespaces: lernmi is app lernmi's namespace; its pods would reach every server's metrics (every tenant's names and sizes), so list only the namespace Prometheus runs in",
         ]);
         assert.match(problems({ ...base, target: "kubernetes", monitoring: { enabled: true, namespaces: ["Mon"] } }).join("\n"), /monitoring\.namespaces\[0\]/);
         // Off is off: nothing else is checked or built.
