@@ -22,3 +22,18 @@ export function readApps(stack: string | undefined, from: string | undefined, fr
         return fail("the stack output `apps` is not JSON; pass the output of `pulumi stack output apps --show-secrets --json`");
     }
 }
+
+/** Runs a command's pure entry point on this process's arguments: prints its output, sets the exit code. */
+export function runCommand(run: (argv: string[]) => Promise<{ out: string; err: string; code: number }>): void {
+    run(process.argv.slice(2)).then(
+        ({ out, err, code }) => {
+            process.stdout.write(out);
+            process.stderr.write(err);
+            process.exitCode = code;
+        },
+        (error: Error) => {
+            process.stderr.write(`${error.message}\n`);
+            process.exitCode = 1;
+        },
+    );
+}

@@ -13,7 +13,7 @@
 import type { AppCredentials } from "../components/environment";
 import type { EngineUsage, TenantUsage, UsageFigures } from "../components/engine";
 import { formatBytes, parseMemoryMi, MIB } from "../infra/quantities";
-import { readApps } from "./stack-output";
+import { readApps, runCommand } from "./stack-output";
 import { Reach, tcpReach, tenantsByServer } from "./verify";
 
 /** When a tenant of a shared server should move to a dedicated one. */
@@ -441,16 +441,4 @@ export async function runUsage(
     return { out: redact(out, apps), err: redact(err, apps), code: result.problems.length > 0 ? 1 : 0 };
 }
 
-if (require.main === module) {
-    runUsage(process.argv.slice(2)).then(
-        ({ out, err, code }) => {
-            process.stdout.write(out);
-            process.stderr.write(err);
-            process.exitCode = code;
-        },
-        (error: Error) => {
-            process.stderr.write(`${error.message}\n`);
-            process.exitCode = 1;
-        },
-    );
-}
+if (require.main === module) runCommand(runUsage);

@@ -12,7 +12,7 @@ import * as net from "net";
 import type { AppCredentials } from "../components/environment";
 import type { EngineAudit } from "../components/engine";
 import type { TenantCredentials } from "../components/credentials";
-import { readApps } from "./stack-output";
+import { readApps, runCommand } from "./stack-output";
 
 export type Status = "ok" | "breach" | "failed" | "not audited";
 
@@ -181,16 +181,4 @@ export async function runVerify(argv: string[], audits?: (apps: Record<string, A
     return { out: formatTable(result.rows) + notes, err, code: result.problems.length > 0 ? 1 : 0 };
 }
 
-if (require.main === module) {
-    runVerify(process.argv.slice(2)).then(
-        ({ out, err, code }) => {
-            process.stdout.write(out);
-            process.stderr.write(err);
-            process.exitCode = code;
-        },
-        (error: Error) => {
-            process.stderr.write(`${error.message}\n`);
-            process.exitCode = 1;
-        },
-    );
-}
+if (require.main === module) runCommand(runVerify);
