@@ -256,7 +256,7 @@ describe("the built package, used by another Pulumi program", function () {
 
     before(function () {
         this.timeout(180_000);
-        // A no-op when `npm test` (npm run build) just built dist; builds it when mocha runs alone.
+        // Builds dist (incrementally): npm test builds it only after mocha, so this test cannot rely on it.
         const build = run(process.execPath, [TSC, "-b", path.join(REPO, "tsconfig.build.json")], REPO);
         assert.strictEqual(build.status, 0, `npm run build failed:\n${build.stdout}${build.stderr}`);
 
