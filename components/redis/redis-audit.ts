@@ -17,10 +17,10 @@ function probeKey(prefix: string): string {
     return `${prefix}:${REDIS_PROBE_NAME}:${randomBytes(4).toString("hex")}`;
 }
 
-type Client = { send(args: string[]): Promise<unknown>; close(): void };
+export type Client = { send(args: string[]): Promise<unknown>; close(): void };
 
 /** Logged in as `who` on its own DB number; throws naming the server and user. */
-async function connect(who: RedisCredentials): Promise<Client> {
+export async function connect(who: RedisCredentials): Promise<Client> {
     const client = createClient({
         socket: { host: who.host, port: Number(who.port), connectTimeout: 5000, reconnectStrategy: false },
         username: who.user,

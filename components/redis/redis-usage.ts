@@ -11,7 +11,7 @@
 //   that number's count (the server summary names keys in numbers no tenant has);
 // - memory and clients: only the whole server's (INFO memory, INFO clients), reported as the
 //   server's, and credited to a tenant alone on its server.
-import { createClient } from "redis";
+import { connect } from "./redis-audit";
 import type { EngineUsage, TenantUsage } from "../engine";
 import type { RedisCredentials } from "./redis";
 
@@ -69,22 +69,14 @@ export const redisUsage: EngineUsage<RedisCredentials> = {
         "clients are only visible for the whole server (INFO): shown per server, and as the tenant's own when it is alone on its server.",
 
     async measure(own): Promise<TenantUsage> {
-        const where = `Redis at ${own.host}:${own.port} as ${own.user} (db ${own.db})`;
-        const client = createClient({
-            socket: { host: own.host, port: Number(own.port), connectTimeout: 5000, reconnectStrategy: false },
-            username: own.user,
-            password: own.password,
-            database: own.db,
-        });
-        client.on("error", () => undefined);
+        // The tenant's own login, as the audit logs in (a failed login already names the server and user).
+        const client = await connect(own);
         try {
-            await client.connect();
-            const info = await client.sendCommand(["INFO"]);
-            return redisUsageFromInfo(String(info), own.db);
+            return redisUsageFromInfo(String(await client.send(["INFO"])), own.db);
         } catch (err) {
-            throw new Error(`${where}: ${messageOf(err)}`);
+            throw new Error(`Redis at ${own.host}:${own.port} as ${own.user} (db ${own.db}): ${messageOf(err)}`);
         } finally {
-            client.destroy();
+            client.close();
         }
     },
 };
