@@ -2,7 +2,7 @@
 // common to all engines, starting the server on its runtime, where `pulumi up` reaches it, who
 // may connect to it, and its tenant components by app.
 import * as pulumi from "@pulumi/pulumi";
-import { dnsName, tenantName } from "../infra/naming";
+import { dnsName, tenancyName, tenantName } from "../infra/naming";
 import { Resources, RunningServer, ServerRuntime, ServerSpec } from "../infra/runtime";
 import { EngineDescriptor, Endpoint, tenantSpecProblems } from "./engine";
 import { assertServerName } from "./options";
@@ -13,6 +13,11 @@ export interface TenantSpecBase {
     namespace?: string;
     /** Listed for decommissioning: its data may really be dropped. @default false */
     decommissioned?: boolean;
+    /**
+     * The tenancy is made by a move of the app's data from another server, so it never had the
+     * name tenancies had before they named their server, and takes no alias from it. @default false
+     */
+    movedIn?: boolean;
 }
 
 export interface ServerArgsBase<Tenant extends TenantSpecBase> {
@@ -116,9 +121,21 @@ export function startServer<T extends TenantSpecBase>(
     return { running, admin: adminAddress(name, args.adminEndpoint, running), protect };
 }
 
-/** One tenant component per spec, named `<app>-<engine>`, by app. */
-export function tenantsOf<Spec extends TenantSpecBase, T>(engine: string, specs: Spec[], make: (name: string, spec: Spec) => T): Record<string, T> {
-    return Object.fromEntries(specs.map((t) => [t.app, make(tenantName(t.app, engine), t)]));
+/**
+ * One tenant component per spec, by app, named `<server>/<app>` (tenancyName), with `opts` to
+ * pass it: its parent, and an alias from `<app>-<engine>`, the name every tenancy had before
+ * names carried the server, so that a stack's existing tenancies keep their state (their
+ * children, named `<name>-<part>`, inherit the alias). A tenancy a move creates never had it.
+ */
+export function tenantsOf<Spec extends TenantSpecBase, T>(
+    engine: string,
+    server: { name: string; component: pulumi.Resource },
+    specs: Spec[],
+    make: (name: string, spec: Spec, opts: pulumi.ComponentResourceOptions) => T,
+): Record<string, T> {
+    return Object.fromEntries(
+        specs.map((t) => [t.app, make(tenancyName(t.app, server.name), t, { parent: server.component, aliases: t.movedIn ? [] : [{ name: tenantName(t.app, engine) }] })]),
+    );
 }
 
 /** A server component's problems as one error: `<Component> <name>: a; b`. */

@@ -17,9 +17,18 @@ export function serverName(engine: string, dedicatedTo?: string): string {
     return dedicatedTo === undefined ? engine : `${engine}-${dnsName(dedicatedTo)}`;
 }
 
-/** The logical name of an app's tenancy on an engine: `<app>-<engine>`. */
+/** The logical name of what an app has of an engine whichever server holds it (its backups): `<app>-<engine>`. */
 export function tenantName(app: string, engine: string): string {
     return `${app}-${engine}`;
+}
+
+/**
+ * The logical name of an app's tenancy on one server: `<server>/<app>`. It names the server
+ * because during a move an app has a tenancy on two servers of an engine at once. Tenancies
+ * made before were named `tenantName(app, engine)`; they keep their state through an alias.
+ */
+export function tenancyName(app: string, server: string): string {
+    return `${server}/${app}`;
 }
 
 /** The Secret an app reads its credentials from, in the app's namespace. */

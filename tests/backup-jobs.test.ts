@@ -142,7 +142,7 @@ describe("backups on Kubernetes (rendered under mocks)", function () {
         // `pulumi up` waits for it as long as the deadline, not the provider's 10 minutes.
         assert.deepStrictEqual([pg.customTimeouts.create, pg.customTimeouts.update], ["12h", "12h"]);
         assert.strictEqual(pg.inputs.spec.ttlSecondsAfterFinished, undefined, "a finished Job stays, so the same config never runs it again");
-        const tenant = find.all("tenant-databases:postgresql:PostgresqlTenant").find((t) => t.name === "app_a-postgresql")!;
+        const tenant = find.all("tenant-databases:postgresql:PostgresqlTenant").find((t) => t.name === "postgresql/app_a")!;
         // dependsOn a component waits for every resource under it.
         const children = volume.resources.filter((r) => r.custom && r.parent === tenant.urn).map((r) => r.type);
         assert.ok(children.includes("postgresql:index/database:Database") && children.includes("postgresql:index/role:Role"));

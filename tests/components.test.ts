@@ -236,7 +236,7 @@ describe("components", () => {
             const find = finder((await redis()).resources);
             const sts = find.one(STS, "redis");
             for (const app of ["lernmi", "digi_core"]) {
-                const user = find.one("pulumi-nodejs:dynamic/redis:AclUser", `${app}-redis-user`);
+                const user = find.one("pulumi-nodejs:dynamic/redis:AclUser", `redis/${app}-user`);
                 assert.deepStrictEqual(
                     [user.inputs.user, user.inputs.adminUser, user.inputs.host, user.inputs.port],
                     [app, "admin", "redis.db.svc.cluster.local", 6379],

@@ -83,9 +83,9 @@ describe("MongoDB", () => {
             assert.match(c.readinessProbe.exec.command[2], /mongosh --quiet --host "\$\(hostname -i\)" --port 27017/);
             assert.ok(c.env.some((e: { name: string; valueFrom?: unknown }) => e.name === "MONGO_INITDB_ROOT_PASSWORD" && e.valueFrom));
             for (const app of ["digi_core", "lernmi"]) {
-                const db = find.one("pulumi-nodejs:dynamic/mongodb:Database", `${app}-mongodb-database`);
+                const db = find.one("pulumi-nodejs:dynamic/mongodb:Database", `mongodb/${app}-database`);
                 assert.ok(db.retainOnDelete && db.dependencies.includes(sts.urn));
-                const user = find.one("pulumi-nodejs:dynamic/mongodb:User", `${app}-mongodb-user`);
+                const user = find.one("pulumi-nodejs:dynamic/mongodb:User", `mongodb/${app}-user`);
                 assert.deepStrictEqual([user.inputs.user, user.inputs.database, user.inputs.host, user.inputs.port], [app, app, "mongodb.db.svc.cluster.local", 27017]);
                 assert.ok(isSecretWrapper(user.rawInputs.password) && isSecretWrapper(user.rawInputs.adminPassword));
                 assert.ok(user.dependencies.includes(db.urn));
@@ -104,7 +104,7 @@ describe("MongoDB", () => {
             assert.deepStrictEqual(find.all("kubernetes:apps/v1:StatefulSet").map((s) => s.name).sort(), ["mongodb-digi-core", "mongodb-lernmi"]);
             const creds = await valueOf(run.result.apps);
             assert.match(creds.digi_core.mongodb!.url, /@mongodb-digi-core\.db\.svc\.cluster\.local:27017\/digi_core\?authSource=digi_core$/);
-            assert.strictEqual(find.one("pulumi-nodejs:dynamic/mongodb:User", "lernmi-mongodb-user").inputs.host, "mongodb-lernmi.db.svc.cluster.local");
+            assert.strictEqual(find.one("pulumi-nodejs:dynamic/mongodb:User", "mongodb-lernmi/lernmi-user").inputs.host, "mongodb-lernmi.db.svc.cluster.local");
         });
     });
 });

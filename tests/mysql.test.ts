@@ -20,9 +20,9 @@ describe("MySQL whole configs under mocks", () => {
                 ["lernmi", 20],
             ] as const) {
                 const server = placement === "shared" ? "mysql" : `mysql-${app.replace(/_/g, "-")}`;
-                const grant = find.one("mysql:index/grant:Grant", `${app}-mysql-grant`);
+                const grant = find.one("mysql:index/grant:Grant", `${server}/${app}-grant`);
                 assert.strictEqual(grant.inputs.database, app.replace(/_/g, "\\_"));
-                assert.strictEqual(find.one("pulumi-nodejs:dynamic/mysql:ConnectionLimit", `${app}-mysql-connection-limit`).inputs.maxUserConnections, limit);
+                assert.strictEqual(find.one("pulumi-nodejs:dynamic/mysql:ConnectionLimit", `${server}/${app}-connection-limit`).inputs.maxUserConnections, limit);
                 const provider = find.one("pulumi:providers:mysql", `${server}-admin`);
                 assert.ok(providerOf(grant) === provider.urn, `${app}'s grant goes through ${server}'s provider`);
                 const env = appEnvironment(app, creds[app]);

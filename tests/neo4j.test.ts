@@ -145,12 +145,12 @@ describe("Neo4j", () => {
             assert.ok(c.env.some((e: { name: string; value?: string }) => e.name === "NEO4J_ACCEPT_LICENSE_AGREEMENT" && e.value === "yes"));
             assert.ok(c.env.some((e: { name: string; value?: string }) => e.name === "NEO4J_server_memory_heap_max__size" && e.value === "1024m"));
             for (const app of ["digi_core", "lernmi"]) {
-                const db = find.one("pulumi-nodejs:dynamic/neo4j:Database", `${app}-neo4j-database`);
+                const db = find.one("pulumi-nodejs:dynamic/neo4j:Database", `neo4j/${app}-database`);
                 assert.strictEqual(db.inputs.database, app.replace(/_/g, "-"));
                 assert.strictEqual(db.inputs.uri, "bolt://neo4j.db.svc.cluster.local:7687");
                 assert.ok(db.retainOnDelete);
                 assert.ok(db.dependencies.includes(sts.urn));
-                const u = find.one("pulumi-nodejs:dynamic/neo4j:User", `${app}-neo4j-user`);
+                const u = find.one("pulumi-nodejs:dynamic/neo4j:User", `neo4j/${app}-user`);
                 assert.deepStrictEqual([u.inputs.user, u.inputs.database], [app, app.replace(/_/g, "-")]);
                 assert.ok(isSecretWrapper(u.rawInputs.password) && isSecretWrapper(u.rawInputs.adminPassword));
                 assert.ok(u.dependencies.includes(db.urn));
@@ -171,7 +171,7 @@ describe("Neo4j", () => {
             const run = await runStackConfig(config({ edition: "enterprise", acceptLicenseAgreement: true, placement: "dedicated" }, apps));
             const find = finder(run.resources);
             assert.deepStrictEqual(find.all("kubernetes:apps/v1:StatefulSet").map((s) => s.name).sort(), ["neo4j-digi-core", "neo4j-lernmi"]);
-            assert.strictEqual(find.one("pulumi-nodejs:dynamic/neo4j:Database", "lernmi-neo4j-database").inputs.uri, "bolt://neo4j-lernmi.db.svc.cluster.local:7687");
+            assert.strictEqual(find.one("pulumi-nodejs:dynamic/neo4j:Database", "neo4j-lernmi/lernmi-database").inputs.uri, "bolt://neo4j-lernmi.db.svc.cluster.local:7687");
         });
 
         it("Community, dedicated: each app gets its server's own credentials and database neo4j", async () => {

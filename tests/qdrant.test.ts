@@ -163,7 +163,7 @@ describe("Qdrant", () => {
             const creds = await valueOf(run.result.apps);
             assert.strictEqual(creds.lernmi.qdrant?.url, "http://qdrant-lernmi.db.svc.cluster.local:6333");
             assert.notStrictEqual(creds.lernmi.qdrant?.apiKey, creds.digi_core.qdrant?.apiKey);
-            assert.strictEqual(find.one("pulumi-nodejs:dynamic/qdrant:Collection", "lernmi-qdrant-docs").inputs.url, "http://qdrant-lernmi.db.svc.cluster.local:6333");
+            assert.strictEqual(find.one("pulumi-nodejs:dynamic/qdrant:Collection", "qdrant-lernmi/lernmi-docs").inputs.url, "http://qdrant-lernmi.db.svc.cluster.local:6333");
         });
     });
 });

@@ -37,9 +37,9 @@ function tenanciesByApp(topology: Topology): ByApp {
 /** The app a resource belongs to: through its tenant component, its app Secret or a dedicated server. */
 function ownerOf(r: RecordedResource, byUrn: Map<string, RecordedResource>, dedicatedServers: Map<string, string>): string | undefined {
     for (let cur: RecordedResource | undefined = r; cur; cur = byUrn.get(cur.parent)) {
-        // A tenant component: type tenant-databases:<engine>:<Engine>Tenant, named <app>-<engine>.
-        const tenant = /^tenant-databases:([a-z0-9]+):[A-Za-z0-9]+Tenant$/.exec(cur.type);
-        if (tenant && cur.name.endsWith(`-${tenant[1]}`)) return cur.name.slice(0, -tenant[1].length - 1);
+        // A tenant component: type tenant-databases:<engine>:<Engine>Tenant, named <server>/<app>.
+        const tenant = /^tenant-databases:[a-z0-9]+:[A-Za-z0-9]+Tenant$/.test(cur.type) && /^[a-z0-9-]+\/([a-z][a-z0-9_]*)$/.exec(cur.name);
+        if (tenant) return tenant[1];
         if (cur.type === "kubernetes:core/v1:Secret" && cur.name.endsWith("-databases")) return cur.name.slice(0, -"-databases".length);
         // An app's backups: its CronJob, restore Job and login Secret.
         const backups = /^([a-z][a-z0-9_]*)-(postgresql|mysql|mongodb|redis|qdrant|neo4j)-backups$/.exec(cur.name);
@@ -74,8 +74,8 @@ async function resourcesByApp(stack: Stack, apps: AppSpec[], dbOf: (app: string)
         for (const app of s.tenants) {
             const urns = [...(owned.get(app)?.keys() ?? [])];
             assert.ok(
-                urns.some((urn) => urn.endsWith(`Tenant::${app}-${s.engine}`)),
-                `the tenant component ${app}-${s.engine} is not attributed to ${app}`,
+                urns.some((urn) => urn.endsWith(`Tenant::${s.name}/${app}`)),
+                `the tenant component ${s.name}/${app} is not attributed to ${app}`,
             );
         }
     }

@@ -64,7 +64,7 @@ export class MongodbServer extends pulumi.ComponentResource {
             );
         }
 
-        this.tenants = tenantsOf("mongodb", args.tenants, (tenant, t) => new MongodbTenant(tenant, { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }));
+        this.tenants = tenantsOf("mongodb", { name, component: this }, args.tenants, (tenant, t, opts) => new MongodbTenant(tenant, { ...t, admin, protect, host: this.host, port: this.port }, opts));
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }

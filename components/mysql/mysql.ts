@@ -91,7 +91,7 @@ export class MysqlServer extends pulumi.ComponentResource {
 
         if (monitorPassword) mysqlMonitor(name, admin, monitorPassword, this);
 
-        this.tenants = tenantsOf("mysql", args.tenants, (tenant, t) => new MysqlTenant(tenant, { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }));
+        this.tenants = tenantsOf("mysql", { name, component: this }, args.tenants, (tenant, t, opts) => new MysqlTenant(tenant, { ...t, admin, protect, host: this.host, port: this.port }, opts));
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }

@@ -77,7 +77,7 @@ export class Neo4jServer extends pulumi.ComponentResource {
             ready: running.ready,
         };
 
-        this.tenants = tenantsOf("neo4j", args.tenants, (tenant, t) => new Neo4jTenant(tenant, { ...t, edition, admin, protect, host: this.host, port: this.port }, { parent: this }));
+        this.tenants = tenantsOf("neo4j", { name, component: this }, args.tenants, (tenant, t, opts) => new Neo4jTenant(tenant, { ...t, edition, admin, protect, host: this.host, port: this.port }, opts));
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }

@@ -116,7 +116,7 @@ export class PostgresqlServer extends pulumi.ComponentResource {
             );
         }
 
-        this.tenants = tenantsOf("postgresql", args.tenants, (tenant, t) => new PostgresqlTenant(tenant, { server: this, protect, ...t }, { parent: this }));
+        this.tenants = tenantsOf("postgresql", { name, component: this }, args.tenants, (tenant, t, opts) => new PostgresqlTenant(tenant, { server: this, protect, ...t }, opts));
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }

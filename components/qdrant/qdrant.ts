@@ -58,7 +58,7 @@ export class QdrantServer extends pulumi.ComponentResource {
         this.host = running.host;
         this.port = running.port;
         const admin = { url: pulumi.interpolate`http://${address.host}:${address.port}`, apiKey: pulumi.secret(apiKey.result), ready: running.ready };
-        this.tenants = tenantsOf("qdrant", args.tenants, (tenant, t) => new QdrantTenant(tenant, { ...t, admin, protect, host: this.host, port: this.port }, { parent: this }));
+        this.tenants = tenantsOf("qdrant", { name, component: this }, args.tenants, (tenant, t, opts) => new QdrantTenant(tenant, { ...t, admin, protect, host: this.host, port: this.port }, opts));
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }

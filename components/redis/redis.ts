@@ -115,7 +115,7 @@ export class RedisServer extends pulumi.ComponentResource {
             );
         }
 
-        this.tenants = tenantsOf("redis", args.tenants, (tenant, t) => new RedisTenant(tenant, { ...t, admin, serverImage: image, host: this.host, port: this.port }, { parent: this }));
+        this.tenants = tenantsOf("redis", { name, component: this }, args.tenants, (tenant, t, opts) => new RedisTenant(tenant, { ...t, admin, serverImage: image, host: this.host, port: this.port }, opts));
         this.registerOutputs({ host: this.host, port: this.port });
     }
 }

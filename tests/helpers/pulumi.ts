@@ -3,6 +3,7 @@
 // unmocked provider call, and reads Outputs as promises.
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import * as pulumiState from "@pulumi/pulumi/runtime/state";
 import { PROJECT } from "../../stacks/read";
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -27,6 +28,8 @@ export interface RecordedResource {
     ignoreChanges: string[];
     /** Custom timeouts, as Pulumi duration strings ("" when unset). */
     customTimeouts: { create: string; update: string; delete: string };
+    /** With runProgram's `aliasUrns`: the URNs this resource also answers to, inherited ones included. */
+    aliases: string[];
 }
 
 export interface MockRun<T> {
@@ -49,6 +52,7 @@ type RegisterRequest = {
     getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
     getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }) => void): void };
     getObject(): unknown;
+    getAliasurnsList(): string[];
 };
 
 export const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
@@ -76,6 +80,12 @@ export async function runProgram<T>(
         stack?: string;
         /** Computes a resource's state instead of the mocks (e.g. a dynamic provider against a real server). */
         liveState?: (type: string, inputs: Record<string, unknown>) => Promise<Record<string, unknown> | undefined>;
+        /**
+         * Have the SDK resolve aliases to URNs itself, children's inherited aliases included (as it
+         * does for an engine without alias specs), and record them. A password then derives from
+         * the name of the resource's first alias: the name it had before a rename.
+         */
+        aliasUrns?: boolean;
     } = {},
 ): Promise<MockRun<T>> {
     const resources: RecordedResource[] = [];
@@ -90,7 +100,8 @@ export async function runProgram<T>(
                 if (args.type === RANDOM_PASSWORD || args.type === REDIS_ACL_USER) {
                     // Recognisable and derived from the name only, so a run's passwords do not
                     // depend on registration order; alphanumeric like the real settings.
-                    const password = mockPassword(args.name);
+                    const alias = resources.find((r) => r.name === args.name && r.type === args.type)?.aliases[0];
+                    const password = mockPassword(alias === undefined ? args.name : alias.slice(alias.lastIndexOf("::") + 2));
                     passwords.push(password);
                     state[args.type === RANDOM_PASSWORD ? "result" : "password"] = password;
                 }
@@ -109,6 +120,9 @@ export async function runProgram<T>(
         stack,
         false,
     );
+    // The mocks claim alias specs, which leave inherited aliases to the engine. The store is not in
+    // the SDK's declarations.
+    if (options.aliasUrns) (pulumiState as unknown as { getStore(): { supportsAliasSpecs: boolean } }).getStore().supportsAliasSpecs = false;
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req: RegisterRequest, cb: unknown) => {
@@ -162,6 +176,7 @@ function record(req: RegisterRequest, stack: string): RecordedResource {
             update: req.getCustomtimeouts()?.getUpdate() ?? "",
             delete: req.getCustomtimeouts()?.getDelete() ?? "",
         },
+        aliases: req.getAliasurnsList(),
     };
 }
 
