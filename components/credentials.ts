@@ -23,6 +23,12 @@ export interface Tenant {
     readonly engine: string;
     /** Engine-specific credentials (host, port, user, password, url, ...). */
     readonly credentials: pulumi.Output<TenantCredentials>;
+    /**
+     * The app's password on this server as soon as it is generated, not waiting for its user to
+     * exist (a move's copy Job reads the old tenancy's, whose login waits for that Job).
+     * @default none: the engine's Jobs do not log in as the app
+     */
+    readonly loginPassword?: pulumi.Output<string>;
 }
 
 /** `scheme://user:password@host:port/path`, with user and password percent-encoded. */

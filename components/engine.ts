@@ -7,7 +7,7 @@
 // stay free of provider modules.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { APP_NAME_PATTERN, APP_NAME_RULE } from "../infra/naming";
+import { APP_NAME_PATTERN, APP_NAME_RULE, tenantName } from "../infra/naming";
 import type { Resources, ServerRuntime } from "../infra/runtime";
 import type { EngineBackup } from "./backup";
 import type { TenantBackupPlan, TenantRestorePlan } from "./backup-plan";
@@ -65,6 +65,13 @@ export interface TenantPlan<Options = unknown> {
     backup?: TenantBackupPlan;
     /** A restore of the app's data, run once per backup id. @default none */
     restore?: TenantRestorePlan;
+    /** The app's data is copied here from this server (a move); its credentials point here once the copy is checked. */
+    moveFrom?: { server: string; placement: Placement };
+    /**
+     * The app's old tenancy on the server it moves away from: kept, with its data, until the move
+     * is finished (`moveFrom` removed); not in the app's credentials.
+     */
+    retired?: true;
 }
 
 export interface ServerPlan<Options = unknown, TenantOptions = unknown> {
@@ -88,6 +95,8 @@ export interface ServerContext {
     /** Apps whose data may really be dropped. */
     decommission: ReadonlySet<string>;
     parent: pulumi.Resource;
+    /** Moves: by `<app>-<engine>`, what resolves once the app's copy succeeded (its retired tenancy's login is disabled then). */
+    copied?: ReadonlyMap<string, pulumi.Output<unknown>>;
 }
 
 /** A built server: where apps reach it, and its tenants by app. */
@@ -168,6 +177,8 @@ export interface EngineDescriptor<Name extends string = string, EngineRaw = any,
     resolveSettings(raw: EngineRaw, base: { version: string; storageGi: number; resources: Resources }, path: string): { options: Options; problems: string[] };
     /** An app's own settings from `apps.<app>.<engine>`, and problems with them (each starting with `path`). */
     resolveTenant(raw: AppRaw, use: { app: string; placement: Placement; settings: Options }, path: string): { options: TenantOptions; problems: string[] };
+    /** Why an app's settings cannot stay its own through a move (Redis: its db number must be written down), or undefined. */
+    moveProblem?(raw: AppRaw): string | undefined;
     /** Problems of a planned server with its tenants, as config messages; the server component applies the same rules. */
     serverProblems?(server: ServerPlan<Options, TenantOptions>): string[];
     /** Derived settings and connection budget of a planned server; config refuses a budget that does not fit. */
@@ -250,13 +261,26 @@ export function serverArgsOf(plan: ServerPlan, context: ServerContext) {
         hostPort: plan.hostPort,
         protect: context.protect,
         monitoring: plan.monitored ?? false,
-        jobs: plan.tenants.some((t) => t.backup !== undefined || t.restore !== undefined),
+        // A server an app moves away from is where its copy Job dumps: admitted like a backup Job.
+        jobs: plan.tenants.some((t) => t.backup !== undefined || t.restore !== undefined || t.retired === true),
+        copyTarget: plan.tenants.some((t) => t.moveFrom !== undefined),
     };
 }
 
-/** The tenant specs of a plan, with the platform's decommission decision. */
+/**
+ * The tenant specs of a plan, with the platform's decommission decision. While an app moves,
+ * listing it in `decommission` drops only the old copy it leaves (its retired tenancy), never
+ * the one it moves to.
+ */
 export function tenantSpecsOf<TenantOptions>(plan: ServerPlan<unknown, TenantOptions>, context: ServerContext) {
-    return plan.tenants.map((t) => ({ app: t.app, namespace: t.namespace, decommissioned: context.decommission.has(t.app), ...t.options }));
+    return plan.tenants.map((t) => ({
+        app: t.app,
+        namespace: t.namespace,
+        decommissioned: context.decommission.has(t.app) && t.moveFrom === undefined,
+        ...(t.moveFrom !== undefined && { movedIn: true }),
+        ...(t.retired && context.copied?.has(tenantName(t.app, t.engine)) && { retiredAfter: context.copied.get(tenantName(t.app, t.engine)) }),
+        ...t.options,
+    }));
 }
 
 /** The keys of `from` that are set (the overrides an engine's config carries). */

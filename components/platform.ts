@@ -4,13 +4,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerTarget, dockerServerNetwork } from "../infra/docker";
-import { KubernetesTarget, kubernetesServerNamespace } from "../infra/kubernetes";
-import { KubernetesBackupStore, backupVolumeClaim } from "../infra/kubernetes-backup";
+import { KubernetesTarget, kubernetesServerNamespace, kubernetesServiceHost } from "../infra/kubernetes";
+import { KubernetesBackupStore, MoveSide, backupVolumeClaim, tenantMoveJob } from "../infra/kubernetes-backup";
+import { copyInScript, copyOutScript } from "./backup";
 import type { BackupDestination } from "./backup-plan";
 import { TenantBackup } from "./tenant-backup";
 import { appSecretName, dnsName, tenantName } from "../infra/naming";
-import { Tenant } from "./credentials";
-import { Placement, ServerPlan } from "./engine";
+import { Tenant, TenantCredentials } from "./credentials";
+import { BuiltServer, Placement, ServerPlan, TenantPlan } from "./engine";
 import { engineNamed } from "./engines";
 import { topologyProblems } from "./topology";
 import { AppCredentials, appEnvironment } from "./environment";
@@ -62,15 +63,53 @@ export class DatabasePlatform extends pulumi.ComponentResource {
         if (backedUp && args.backup === undefined) throw new Error(`DatabasePlatform ${name}: tenants have backups or restores but args.backup gives no destination`);
         const store = target.kind === "kubernetes" && backedUp ? kubernetesBackupStore(name, args.backup!.destination, target, this, protect) : undefined;
 
+        // Moves: per app and engine moving, what resolves once its copy succeeded. The retired
+        // tenancy's login is disabled then, so the copy Job is made after the servers.
+        const moves = args.servers.flatMap((plan) => plan.tenants.filter((t) => t.moveFrom !== undefined).map((tenant) => ({ plan, tenant })));
+        if (moves.length > 0 && target.kind !== "kubernetes") throw new Error(`DatabasePlatform ${name}: moving an app's data between servers needs the kubernetes target`);
+        const copiedResolvers = new Map(moves.map(({ plan, tenant }) => [tenantName(tenant.app, plan.engine), pulumi.deferredOutput<unknown>()] as const));
+        const copied = new Map([...copiedResolvers].map(([key, [output]]) => [key, output]));
+
         const tenants: Tenant[] = [];
         const summaries: pulumi.Output<ServerSummary>[] = [];
+        const built = new Map<string, BuiltServer>();
         for (const plan of args.servers) {
-            const server = engineNamed(plan.engine).createServer(plan, { runtime, protect, decommission, parent: this });
-            tenants.push(...Object.values(server.tenants));
-            if (store !== undefined && target.kind === "kubernetes") {
+            const server = engineNamed(plan.engine).createServer(plan, { runtime, protect, decommission, parent: this, copied });
+            built.set(plan.name, server);
+            // A retired tenancy (an app moving away) keeps its data but gives the app nothing.
+            tenants.push(...plan.tenants.filter((t) => !t.retired).map((t) => server.tenants[t.app]));
+            summaries.push(
+                pulumi.all([server.host, server.port]).apply(([host, port]) => ({
+                    engine: plan.engine,
+                    name: plan.name,
+                    placement: plan.placement,
+                    tenants: plan.tenants.filter((t) => !t.retired).map((t) => t.app),
+                    host,
+                    port,
+                })),
+            );
+        }
+
+        // The app's credentials for an engine point at the new server only once its copy Job succeeded.
+        const copies = new Map<string, k8s.batch.v1.Job>();
+        for (const { plan, tenant } of moves) {
+            const key = tenantName(tenant.app, plan.engine);
+            const job = moveJob(plan, tenant, built, target as KubernetesTarget, this);
+            copies.set(key, job);
+            copiedResolvers.get(key)![1](job.metadata.uid);
+        }
+        const credentialsOf = (t: Tenant): pulumi.Output<TenantCredentials> => {
+            const copy = copies.get(tenantName(t.app, t.engine));
+            return copy === undefined ? t.credentials : pulumi.all([t.credentials, copy.metadata.uid]).apply(([c]) => c);
+        };
+
+        // Backups of each app where it lives, from when its data is there (after its copy).
+        if (store !== undefined && target.kind === "kubernetes") {
+            for (const plan of args.servers) {
                 const engine = engineNamed(plan.engine);
                 for (const t of plan.tenants.filter((t) => t.backup !== undefined || t.restore !== undefined)) {
-                    const tenant = server.tenants[t.app];
+                    const tenant = built.get(plan.name)!.tenants[t.app];
+                    const copy = copies.get(tenantName(t.app, plan.engine));
                     new TenantBackup(
                         `${tenantName(t.app, plan.engine)}-backups`,
                         {
@@ -80,23 +119,13 @@ export class DatabasePlatform extends pulumi.ComponentResource {
                             tenant: t,
                             kubernetes: { provider: target.provider, namespace: target.namespace },
                             store,
-                            dependsOn: tenant instanceof pulumi.Resource ? [tenant] : [],
+                            dependsOn: [...(tenant instanceof pulumi.Resource ? [tenant] : []), ...(copy ? [copy] : [])],
                             tenantPassword: tenant.credentials.apply((c) => c.password ?? ""),
                         },
                         { parent: this },
                     );
                 }
             }
-            summaries.push(
-                pulumi.all([server.host, server.port]).apply(([host, port]) => ({
-                    engine: plan.engine,
-                    name: plan.name,
-                    placement: plan.placement,
-                    tenants: plan.tenants.map((t) => t.app),
-                    host,
-                    port,
-                })),
-            );
         }
 
         const byApp = new Map<string, Tenant[]>();
@@ -104,7 +133,7 @@ export class DatabasePlatform extends pulumi.ComponentResource {
         const credentials = new Map(
             [...byApp.entries()].map(([app, appTenants]) => [
                 app,
-                pulumi.all(Object.fromEntries(appTenants.map((t) => [t.engine, t.credentials]))) as pulumi.Output<AppCredentials>,
+                pulumi.all(Object.fromEntries(appTenants.map((t) => [t.engine, credentialsOf(t)]))) as pulumi.Output<AppCredentials>,
             ]),
         );
 
@@ -122,7 +151,8 @@ export class DatabasePlatform extends pulumi.ComponentResource {
                         type: "Opaque",
                         stringData: pulumi.secret(appCredentials.apply((c) => appEnvironment(app, c))),
                     },
-                    { parent: this, provider: target.provider },
+                    // Also explicitly: the Secret points at a new server only after the copy there.
+                    { parent: this, provider: target.provider, dependsOn: byApp.get(app)!.flatMap((t) => copies.get(tenantName(app, t.engine)) ?? []) },
                 );
             }
         }
@@ -147,6 +177,42 @@ export class DatabasePlatform extends pulumi.ComponentResource {
         this.servers = pulumi.all(summaries);
         this.registerOutputs({ apps: this.apps, servers: this.servers });
     }
+}
+
+/**
+ * The copy Job of an app moving to `plan`'s server from `t.moveFrom.server`: the engine's copy
+ * scripts with each server's variables, the app's login on each. It waits for the new tenancy.
+ * Of the old one it reads only the password: the old tenancy is live already (its data is what
+ * moves), and its login is disabled after this Job, so waiting for all of it would wait for itself.
+ */
+function moveJob(plan: ServerPlan, t: TenantPlan, built: Map<string, BuiltServer>, target: KubernetesTarget, parent: pulumi.Resource): k8s.batch.v1.Job {
+    const engine = engineNamed(plan.engine);
+    const hook = engine.backup!;
+    const oldTenant = built.get(t.moveFrom!.server)!.tenants[t.app];
+    const newTenant = built.get(plan.name)!.tenants[t.app];
+    const side = (server: string, password: pulumi.Output<string> | undefined, freeze: boolean): MoveSide => ({
+        server,
+        env: hook.env({ host: kubernetesServiceHost(server, target.namespace), port: engine.defaults.port, options: plan.settings.options }, t),
+        password,
+        serverSecretEnv: { ...hook.secretEnv, ...(freeze && hook.commands.freezeAsAdmin ? hook.freezeSecretEnv : {}) },
+    });
+    return tenantMoveJob(
+        `${tenantName(t.app, plan.engine)}-move`,
+        {
+            engine: plan.engine,
+            app: t.app,
+            image: hook.clientImage ?? { image: plan.settings.image, uid: engine.defaults.uid },
+            tenantPasswordEnv: hook.tenantPasswordEnv,
+            from: side(t.moveFrom!.server, oldTenant.loginPassword, true),
+            to: side(plan.name, newTenant.loginPassword, false),
+            copyOut: copyOutScript(hook.commands),
+            copyIn: copyInScript(hook.commands),
+            dependsOn: newTenant instanceof pulumi.Resource ? [newTenant] : [],
+        },
+        target.namespace,
+        target.provider,
+        parent,
+    );
 }
 
 /** Where a Kubernetes stack's backups go: the bucket, or the one volume claim made for them. */

@@ -18,6 +18,17 @@ export interface TenantSpecBase {
      * name tenancies had before they named their server, and takes no alias from it. @default false
      */
     movedIn?: boolean;
+    /**
+     * The app moved to another server and this tenancy holds its old copy: once this resolves
+     * (the move's copy Job succeeded) the tenancy's login is disabled; its data stays. Engines
+     * whose data a move cannot copy ignore it. @default the login stays enabled
+     */
+    retiredAfter?: pulumi.Input<unknown>;
+}
+
+/** `false` once `retiredAfter` resolved, for a login's enabled flag; undefined when not retired. */
+export function loginDisabledAfter(retiredAfter: pulumi.Input<unknown> | undefined): pulumi.Output<false> | undefined {
+    return retiredAfter === undefined ? undefined : pulumi.output(retiredAfter).apply(() => false as const);
 }
 
 export interface ServerArgsBase<Tenant extends TenantSpecBase> {
@@ -42,6 +53,8 @@ export interface ServerArgsBase<Tenant extends TenantSpecBase> {
      * endpoint); the runtime needs monitoring settings. @default false
      */
     monitoring?: boolean;
+    /** Kubernetes: admit the copy Jobs of apps moving to this server. @default false */
+    copyTarget?: boolean;
 }
 
 /** Where `pulumi up` reaches a server: the configured admin endpoint, or the runtime's address. */
@@ -112,7 +125,8 @@ export function startServer<T extends TenantSpecBase>(
             data: { mountPath: dataPath ?? engine.defaults.dataPath, storageGi: args.storageGi },
             resources: args.resources,
             clientNamespaces: clientNamespaces(args.tenants),
-            jobs: args.jobs,
+            jobs: args.jobs || args.copyTarget,
+            copyTarget: args.copyTarget,
             uid: engine.defaults.uid,
             protect,
         },

@@ -8,7 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { JobImage } from "../components/backup";
 import { RCLONE_IMAGE, S3Destination, s3Env, s3FetchScript, s3UploadScript } from "../components/backup-s3";
-import { JOB_FOR_LABEL, dnsName, serverObjectNames } from "./naming";
+import { COPY_TO_LABEL, JOB_FOR_LABEL, dnsName, serverObjectNames } from "./naming";
 
 /** Where backup files live on Kubernetes. */
 export type KubernetesBackupStore = { s3: S3Destination } | { claimName: pulumi.Input<string> };
@@ -69,15 +69,7 @@ export function tenantBackupJobs(name: string, spec: TenantBackupJobsSpec, names
     const opts = { parent, provider };
     const login = spec.tenantLogin && {
         env: spec.tenantLogin.env,
-        secret: new k8s.core.v1.Secret(
-            `${name}-login`,
-            {
-                metadata: { name: jobObjectName(["backup", dnsName(spec.app), spec.engine, "login"], 63), namespace, labels: { "app.kubernetes.io/managed-by": "tenant-databases", "tenant-databases.io/app": dnsName(spec.app) } },
-                type: "Opaque",
-                stringData: pulumi.secret(pulumi.output(spec.tenantLogin.password).apply((password) => ({ password }))),
-            },
-            opts,
-        ).metadata.name,
+        secret: loginSecret(`${name}-login`, ["backup", dnsName(spec.app), spec.engine, "login"], spec.app, spec.tenantLogin.password, namespace, opts),
     };
     const labels = {
         "app.kubernetes.io/managed-by": "tenant-databases",
@@ -139,30 +131,9 @@ function podSpec(
     script: string,
     own: Record<string, string>,
 ): k8s.types.input.core.v1.PodSpec {
-    const adminSecret = serverObjectNames(spec.server).Secret[0];
     const common = { APP: spec.app, ENGINE: spec.engine, BACKUP_DIR, HOME: "/tmp", ...own };
-    const engineContainer = {
-        name: kind === "backup" ? "dump" : "restore",
-        image: spec.image.image,
-        command: ["sh", "-c", script],
-        env: [
-            ...envList({ ...spec.env, ...common }),
-            ...Object.entries(spec.serverSecretEnv).map(([name, key]) => ({ name, valueFrom: { secretKeyRef: { name: adminSecret, key } } })),
-            ...(login ? [{ name: login.env, valueFrom: { secretKeyRef: { name: login.secret, key: "password" } } }] : []),
-        ],
-        ...containerBasics(spec.image.uid),
-    };
-    const volumes = [
-        { name: "tmp", emptyDir: {} },
-        "s3" in spec.store ? { name: "backups", emptyDir: {} } : { name: "backups", persistentVolumeClaim: { claimName: spec.store.claimName } },
-    ];
-    const podBasics = {
-        restartPolicy: "Never",
-        automountServiceAccountToken: false,
-        enableServiceLinks: false,
-        securityContext: { runAsNonRoot: true, fsGroup: BACKUP_GROUP, seccompProfile: { type: "RuntimeDefault" } },
-        volumes,
-    };
+    const engineContainer = serverContainer(kind === "backup" ? "dump" : "restore", spec.image, script, { ...spec.env, ...common }, spec.server, spec.serverSecretEnv, login);
+    const podBasics = jobPod("s3" in spec.store ? { emptyDir: {} } : { persistentVolumeClaim: { claimName: spec.store.claimName } });
     if (!("s3" in spec.store)) return { ...podBasics, containers: [engineContainer] };
 
     const s3 = spec.store.s3;
@@ -181,6 +152,118 @@ function podSpec(
     return kind === "backup"
         ? { ...podBasics, initContainers: [engineContainer], containers: [rclone] }
         : { ...podBasics, initContainers: [rclone], containers: [engineContainer] };
+}
+
+/** A container running `script` in an engine's image, its secret variables by reference: the server's admin Secret's keys, and the app's login. */
+function serverContainer(
+    name: string,
+    image: JobImage,
+    script: string,
+    env: Record<string, pulumi.Input<string>>,
+    server: string,
+    serverSecretEnv: Record<string, string>,
+    login: { env: string; secret: pulumi.Input<string> } | undefined,
+) {
+    const adminSecret = serverObjectNames(server).Secret[0];
+    return {
+        name,
+        image: image.image,
+        command: ["sh", "-c", script],
+        env: [
+            ...envList(env),
+            ...Object.entries(serverSecretEnv).map(([variable, key]) => ({ name: variable, valueFrom: { secretKeyRef: { name: adminSecret, key } } })),
+            ...(login ? [{ name: login.env, valueFrom: { secretKeyRef: { name: login.secret, key: "password" } } }] : []),
+        ],
+        ...containerBasics(image.uid),
+    };
+}
+
+/** What every backup, restore and copy pod has; `backups` is the volume mounted at BACKUP_DIR. */
+function jobPod(backups: Record<string, unknown>) {
+    return {
+        restartPolicy: "Never",
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: { runAsNonRoot: true, fsGroup: BACKUP_GROUP, seccompProfile: { type: "RuntimeDefault" } },
+        volumes: [
+            { name: "tmp", emptyDir: {} },
+            { name: "backups", ...backups },
+        ],
+    };
+}
+
+/** The app's own password in a Secret of the server namespace, for Jobs that log in as the app. */
+function loginSecret(resourceName: string, objectName: string[], app: string, password: pulumi.Input<string>, namespace: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
+    return new k8s.core.v1.Secret(
+        resourceName,
+        {
+            metadata: { name: jobObjectName(objectName, 63), namespace, labels: { "app.kubernetes.io/managed-by": "tenant-databases", "tenant-databases.io/app": dnsName(app) } },
+            type: "Opaque",
+            stringData: pulumi.secret(pulumi.output(password).apply((p) => ({ password: p }))),
+        },
+        opts,
+    ).metadata.name;
+}
+
+/** One side of a move: a server, the hook's variables for it, and the app's login there. */
+export interface MoveSide {
+    server: string;
+    env: Record<string, pulumi.Input<string>>;
+    /** The app's own password on that server, for engines whose commands log in as the app. */
+    password?: pulumi.Input<string>;
+    /** Variables from that server's admin Secret: variable -> key. */
+    serverSecretEnv: Record<string, string>;
+}
+
+export interface TenantMoveJobSpec {
+    engine: string;
+    app: string;
+    image: JobImage;
+    /** The variable that carries the app's password, when the commands log in as the app. */
+    tenantPasswordEnv?: string;
+    from: MoveSide;
+    to: MoveSide;
+    copyOut: string;
+    copyIn: string;
+    /** Both tenants' resources. */
+    dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * The copy Job of a move (`<name>-copy`): an init container freezes the app's writes on the old
+ * server and dumps and counts its data into an emptyDir, then a container loads it on the new
+ * server and checks the counts. Named after both servers: a move is one Job, run once; `pulumi
+ * up` waits for it and fails when the copy does not check out.
+ */
+export function tenantMoveJob(name: string, spec: TenantMoveJobSpec, namespace: pulumi.Input<string>, provider: k8s.Provider, parent: pulumi.Resource): k8s.batch.v1.Job {
+    const opts = { parent, provider };
+    const login = (side: "from" | "to") => {
+        const s = spec[side];
+        if (spec.tenantPasswordEnv === undefined) return undefined;
+        if (s.password === undefined) throw new Error(`${name}: the app's password on ${s.server} is required`);
+        return { env: spec.tenantPasswordEnv, secret: loginSecret(`${name}-${side}-login`, ["move", dnsName(spec.app), spec.engine, s.server, "login"], spec.app, s.password, namespace, opts) };
+    };
+    const common = { APP: spec.app, ENGINE: spec.engine, BACKUP_DIR, HOME: "/tmp" };
+    const labels = {
+        "app.kubernetes.io/managed-by": "tenant-databases",
+        "tenant-databases.io/app": dnsName(spec.app),
+        "tenant-databases.io/engine": spec.engine,
+    };
+    // Each container reaches its own server: the pod carries both servers' admission labels.
+    const podLabels = { ...labels, [JOB_FOR_LABEL]: spec.from.server, [COPY_TO_LABEL]: spec.to.server };
+    const pod = {
+        ...jobPod({ emptyDir: {} }),
+        initContainers: [serverContainer("copy-out", spec.image, spec.copyOut, { ...spec.from.env, ...common }, spec.from.server, spec.from.serverSecretEnv, login("from"))],
+        containers: [serverContainer("copy-in", spec.image, spec.copyIn, { ...spec.to.env, ...common }, spec.to.server, spec.to.serverSecretEnv, login("to"))],
+    };
+    return new k8s.batch.v1.Job(
+        `${name}-copy`,
+        {
+            metadata: { name: jobObjectName(["move", dnsName(spec.app), spec.engine, "to", spec.to.server], 63), namespace, labels },
+            spec: { backoffLimit: 0, activeDeadlineSeconds: RESTORE_DEADLINE_SECONDS, template: { metadata: { labels: podLabels }, spec: pod } },
+        },
+        { ...opts, dependsOn: spec.dependsOn, ignoreChanges: ["spec", "metadata.labels"], customTimeouts: { create: `${RESTORE_DEADLINE_SECONDS / 3600}h`, update: `${RESTORE_DEADLINE_SECONDS / 3600}h` } },
+    );
 }
 
 function containerBasics(uid: number) {

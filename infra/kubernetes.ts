@@ -4,7 +4,7 @@ import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { EXPORTER_RESOURCES, MetricsSpec, MonitoringTarget, SCRAPE_INTERVAL, appRelabelings, scrapeAnnotations } from "./metrics";
-import { JOB_FOR_LABEL, serverLabels, serverObjectNames } from "./naming";
+import { COPY_TO_LABEL, JOB_FOR_LABEL, serverLabels, serverObjectNames } from "./naming";
 import { RunningServer, ServerRuntime, ServerSpec } from "./runtime";
 
 export interface KubernetesRuntimeArgs {
@@ -183,7 +183,9 @@ export class KubernetesRuntime implements ServerRuntime {
         const clients = [...new Set([...spec.clientNamespaces, ...(this.args.adminNamespaces ?? [])])].sort();
         const ports = [{ protocol: "TCP", port: spec.port }];
         // The server's own backup and restore Jobs, in the server namespace.
-        const jobs = spec.jobs ? [{ from: [{ podSelector: { matchLabels: { [JOB_FOR_LABEL]: spec.name } } }], ports }] : [];
+        const jobs = spec.jobs
+            ? [{ from: [JOB_FOR_LABEL, ...(spec.copyTarget ? [COPY_TO_LABEL] : [])].map((label) => ({ podSelector: { matchLabels: { [label]: spec.name } } })), ports }]
+            : [];
         // Prometheus, to the metrics port only (which is the client port where the engine serves its own).
         const scrapers = metrics ? [{ from: namespaceSelectors(monitoring!.namespaces), ports: [{ protocol: "TCP", port: metrics.port }] }] : [];
         new k8s.networking.v1.NetworkPolicy(

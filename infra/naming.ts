@@ -53,6 +53,8 @@ export function dockerContainerName(namePrefix: string, server: string): string 
 
 /** Pods labelled with a server's name under this key (the platform's backup and restore Jobs) may reach that server. */
 export const JOB_FOR_LABEL = "tenant-databases.io/job-for";
+/** A move's copy Job reaches two servers: the one it copies to is named under this key. */
+export const COPY_TO_LABEL = "tenant-databases.io/copy-to";
 
 /**
  * The Kubernetes objects a server owns in the server namespace, by kind: the one place these

@@ -44,6 +44,8 @@ export interface ServerSpec {
     clientNamespaces: string[];
     /** Kubernetes: admit the platform's backup and restore Job pods of this server (labelled JOB_FOR_LABEL) to the port. @default false */
     jobs?: boolean;
+    /** Kubernetes: also admit a move's copy Job that copies an app's data to this server. @default false */
+    copyTarget?: boolean;
     resources: Resources;
     /** Kubernetes: where Prometheus scrapes the server, and the exporter to run beside it. @default no metrics */
     metrics?: MetricsSpec;

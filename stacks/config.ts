@@ -38,6 +38,8 @@ export interface EngineUse {
     backup?: TenantBackupPlan;
     /** A restore to run once. */
     restore?: TenantRestorePlan;
+    /** The placement the app's data is copied from, to this one (a move). */
+    moveFrom?: Placement;
 }
 
 export interface AppConfig {
@@ -152,6 +154,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
                 hostPort: use.hostPort,
                 options: tenant.options,
                 ...resolveTenantBackup(raw.target, engine, name, use, settings.backup, raw.backup !== undefined, path, problems),
+                ...resolveMove(raw.target, engine, name, use, placement, settings, path, problems),
             };
         }
         apps[name] = app;
@@ -260,6 +263,24 @@ function resolveEngineBackup(raw: RawConfig, engine: EngineDescriptor, settings:
     }
     const schedule = own?.schedule ?? raw.backup.schedule;
     return { ...(schedule !== undefined && { schedule }), keep: own?.keep ?? raw.backup.keep ?? BACKUP_DEFAULTS.keep };
+}
+
+/**
+ * A move of the app's data from `moveFrom` to its placement, if the engine can copy one tenant:
+ * never onto the placement it has, never with a restore at once, never on Docker (yet).
+ */
+function resolveMove(target: Target, engine: EngineDescriptor, app: string, use: RawUse, placement: Placement, settings: EngineConfig, path: string, problems: string[]): { moveFrom?: Placement } {
+    const moveFrom = use.moveFrom as Placement | undefined;
+    if (moveFrom === undefined) return {};
+    const at = `${path}.moveFrom`;
+    const cannot = engine.backup === undefined ? `${engine.title} has no per-tenant dump` : engine.backup.problem?.(settings.options);
+    if (moveFrom === placement) problems.push(`${at}: ${moveFrom} is where ${app}'s ${engine.name} data is to be; set placement to the other one, or remove moveFrom`);
+    else if (cannot !== undefined) problems.push(`${at}: ${cannot}, so its data cannot be copied; move it by hand`);
+    else if (engine.backup!.commands.count === undefined) problems.push(`${at}: ${engine.title} cannot check a copy yet (no count); move it by hand`);
+    else if (use.restore !== undefined) problems.push(`${at}: a move and a restore at once; move first, then restore`);
+    else if (engine.moveProblem?.(use) !== undefined) problems.push(`${at}: ${engine.moveProblem(use)}`);
+    else if (target === "docker") problems.push(`${at}: not on target docker yet; copy with npm run backup and npm run restore, then change placement`);
+    return { moveFrom };
 }
 
 /** An app's backups of one engine (the engine's, overridden by the app's, or off), and its restore. */

@@ -3,7 +3,7 @@
 // and app. Dedicated is a server with one tenant; nothing else differs.
 import { serverName } from "../infra/naming";
 import { ENGINES, engineNamed } from "../components/engines";
-import type { ServerPlan, ServerSettings } from "../components/engine";
+import type { Placement, ServerPlan, ServerSettings } from "../components/engine";
 import type { StackConfig } from "./config";
 
 export type { ServerPlan, TenantPlan } from "../components/engine";
@@ -27,18 +27,38 @@ export function planTopology(config: StackConfig): Topology {
         // The engine's placement and shared port are config defaults; each server has its own.
         const { version, image, storageGi, resources, adminEndpoint, options } = engineConfig;
         const settings: ServerSettings = { engine, version, image, storageGi, resources, adminEndpoint, options };
+        const serverFor = (app: string, placement: Placement, hostPort: number | undefined): ServerPlan => {
+            const name = serverName(engine, placement === "dedicated" ? app : undefined);
+            let server = servers.get(name);
+            if (server === undefined) {
+                server = {
+                    engine,
+                    name,
+                    placement,
+                    settings,
+                    hostPort: placement === "dedicated" ? hostPort : engineConfig.hostPort,
+                    tenants: [],
+                    ...(monitored(config, engine, options) && { monitored: true }),
+                };
+                servers.set(name, server);
+            }
+            return server;
+        };
         for (const app of apps) {
             const use = app.uses[engine];
             if (use === undefined) continue;
-            const name = serverName(engine, use.placement === "dedicated" ? app.name : undefined);
-            let server = servers.get(name);
-            if (server === undefined) {
-                const hostPort = use.placement === "dedicated" ? use.hostPort : engineConfig.hostPort;
-                server = { engine, name, placement: use.placement, settings, hostPort, tenants: [], ...(monitored(config, engine, options) && { monitored: true }) };
-                servers.set(name, server);
-            }
-            server.tenants.push({ engine, app: app.name, namespace: app.namespace, options: use.options, ...(use.backup && { backup: use.backup }), ...(use.restore && { restore: use.restore }) });
+            const tenant = { engine, app: app.name, namespace: app.namespace, options: use.options };
+            const from = use.moveFrom === undefined ? undefined : serverFor(app.name, use.moveFrom, undefined);
+            // A move keeps the app's tenancy where its data is now, until the move is finished.
+            from?.tenants.push({ ...tenant, retired: true });
+            serverFor(app.name, use.placement, use.hostPort).tenants.push({
+                ...tenant,
+                ...(use.backup && { backup: use.backup }),
+                ...(use.restore && { restore: use.restore }),
+                ...(from && { moveFrom: { server: from.name, placement: from.placement } }),
+            });
         }
+        for (const server of servers.values()) server.tenants.sort((a, b) => a.app.localeCompare(b.app));
     }
     return {
         servers: [...servers.values()].sort((a, b) => a.engine.localeCompare(b.engine) || a.name.localeCompare(b.name)),

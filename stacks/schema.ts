@@ -57,6 +57,8 @@ const appCommon = {
     hostPort: tcpPort.optional(),
     backup: appBackupKey.optional(),
     restore: appRestoreKey.optional(),
+    /** Where the app's data is now, while it moves to `placement`. */
+    moveFrom: placement.optional(),
 };
 
 const appName = z.string().regex(APP_NAME_PATTERN, { error: APP_NAME_RULE });

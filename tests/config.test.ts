@@ -97,7 +97,7 @@ describe("stack config", () => {
             raw.apps.lernmi.postgresql = { connectionLimt: 5 };
             raw.engines.redis = { databses: 4 };
             const problems = problemsOf(raw);
-            assert.ok(problems.some((p) => p.startsWith("apps.lernmi.postgresql.connectionLimt: unknown key; allowed: placement, hostPort, backup, restore, connectionLimit")), problems.join("\n"));
+            assert.ok(problems.some((p) => p.startsWith("apps.lernmi.postgresql.connectionLimt: unknown key; allowed: placement, hostPort, backup, restore, moveFrom, connectionLimit")), problems.join("\n"));
             assert.ok(problems.some((p) => p.startsWith("engines.redis.databses: unknown key") && p.includes("databases")), problems.join("\n"));
         });
         it("an unknown engine", () => {

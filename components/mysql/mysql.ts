@@ -153,6 +153,7 @@ export class MysqlTenant extends pulumi.ComponentResource implements Tenant {
     readonly app: string;
     readonly engine = "mysql";
     readonly credentials: pulumi.Output<MysqlCredentials>;
+    readonly loginPassword: pulumi.Output<string>;
 
     constructor(name: string, args: MysqlTenantArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:mysql:MysqlTenant", name, {}, opts);
@@ -160,6 +161,7 @@ export class MysqlTenant extends pulumi.ComponentResource implements Tenant {
         this.app = args.app;
         const provider = args.admin.provider;
         const password = pulumi.secret(generatedPassword(`${name}-password`, { parent: this }).result);
+        this.loginPassword = password;
 
         // Only the database holds data; the account is dropped with its app, which revokes access.
         const database = new mysql.Database(
@@ -182,6 +184,8 @@ export class MysqlTenant extends pulumi.ComponentResource implements Tenant {
                 adminPassword: pulumi.secret(args.admin.password),
                 user: user.user,
                 maxUserConnections: args.maxConnections ?? MYSQL_DEFAULT_MAX_USER_CONNECTIONS,
+                // A retired tenancy (the app moved away) keeps its data; its account is locked.
+                ...(args.retiredAfter !== undefined && { locked: pulumi.output(args.retiredAfter).apply(() => true) }),
             },
             { parent: this, dependsOn: [user] },
         );

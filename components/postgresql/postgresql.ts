@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { dataOptions } from "../options";
-import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
+import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs, loginDisabledAfter } from "../server";
 import { defaultImage } from "../engine";
 import { postgresMajor, postgresqlEngine, postgresqlVersionProblem } from "./engine";
 import { connectionBudgetProblem } from "../connection-budget";
@@ -150,6 +150,7 @@ export class PostgresqlTenant extends pulumi.ComponentResource implements Tenant
     readonly app: string;
     readonly engine = "postgresql";
     readonly credentials: pulumi.Output<PostgresqlCredentials>;
+    readonly loginPassword: pulumi.Output<string>;
 
     constructor(name: string, args: PostgresqlTenantArgs, opts?: pulumi.ComponentResourceOptions) {
         super("tenant-databases:postgresql:PostgresqlTenant", name, {}, opts);
@@ -164,7 +165,8 @@ export class PostgresqlTenant extends pulumi.ComponentResource implements Tenant
             `${name}-role`,
             {
                 name: args.app,
-                login: true,
+                // A retired tenancy (the app moved away) keeps its role, which owns the data, without its login.
+                login: loginDisabledAfter(args.retiredAfter) ?? true,
                 password: pulumi.secret(password.result),
                 connectionLimit: args.connectionLimit ?? POSTGRES_DEFAULT_CONNECTION_LIMIT,
                 // Milliseconds; defaults of the role's sessions (postgresqlRoleStatements).
@@ -185,6 +187,7 @@ export class PostgresqlTenant extends pulumi.ComponentResource implements Tenant
         const host = pulumi.output(args.server.host);
         const port = pulumi.output(args.server.port);
         const secretPassword = pulumi.secret(password.result);
+        this.loginPassword = secretPassword;
         const url = credentialUrl("postgresql", role.name, secretPassword, host, port, database.name);
         this.credentials = pulumi.output({ host, port, database: database.name, user: role.name, password: secretPassword, url });
         this.registerOutputs({ credentials: this.credentials });

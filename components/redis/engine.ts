@@ -187,6 +187,8 @@ export const redisEngine: EngineDescriptor<"redis", EngineRaw, AppRaw, RedisOpti
         const problems = redisTuningProblems(base.resources.limits.memory, tuning).map((p) => `${path}.${p}`);
         return { options: { databases: raw.databases ?? REDIS_DEFAULT_DATABASES, tuning }, problems };
     },
+    // The copy restores each key into the database it came from: the app's number must not change.
+    moveProblem: (raw) => (raw.db === undefined ? "set db to the number the app has now: a move keeps its keys in that database" : undefined),
     resolveTenant(raw, use, path) {
         const scripting = raw.scripting ?? false;
         const problems =

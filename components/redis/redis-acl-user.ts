@@ -29,6 +29,11 @@ export interface RedisAclUserArgs extends AdminConnectionArgs {
      * rewrites the user once the server runs it.
      */
     serverImage?: pulumi.Input<string>;
+    /**
+     * false: the user is off and its open connections are closed (an app that moved to another
+     * server: its keys stay here, its login does not). @default true
+     */
+    enabled?: pulumi.Input<boolean>;
 }
 
 export interface RedisAclUserState extends AdminConnection {
@@ -36,6 +41,7 @@ export interface RedisAclUserState extends AdminConnection {
     scripting: boolean;
     monitor?: boolean;
     serverImage?: string;
+    enabled?: boolean;
     /** Generated on create: 32 alphanumeric characters (URL-safe). */
     password: string;
     /** What the user may do, to notice rule changes between versions of this program. */
@@ -96,10 +102,13 @@ async function knownCommands(props: Inputs, send: (args: string[]) => Promise<un
 }
 
 async function applyUser(props: Inputs, password: string): Promise<RedisAclUserState> {
-    const options = { scripting: props.scripting ?? false };
+    const enabled = props.enabled !== false;
+    const options = { scripting: props.scripting ?? false, enabled };
     await withAdmin(props, `set ACL user ${props.user}`, async (send) => {
         const known = await knownCommands(props, send);
         await send(props.monitor ? ["ACL", "SETUSER", props.user, "reset", "on", `#${sha256(password)}`, ...knownRules(monitorAclRules(), known)] : tenantSetUserCommand(props.user, password, options, known));
+        // An off user's open connections stay logged in until they are closed.
+        if (!enabled) await send(["CLIENT", "KILL", "USER", props.user]);
         await send(["ACL", "SAVE"]);
     });
     return { ...props, scripting: options.scripting, password, rules: rulesOf(props).join(" ") };
@@ -121,7 +130,8 @@ export const redisAclUserProvider: pulumi.dynamic.ResourceProvider<Inputs, Redis
             replaces.length > 0 ||
             olds.rules !== rulesOf(news).join(" ") ||
             (news.password !== undefined && news.password !== olds.password) ||
-            (olds.serverImage ?? "") !== (news.serverImage ?? "");
+            (olds.serverImage ?? "") !== (news.serverImage ?? "") ||
+            (olds.enabled !== false) !== (news.enabled !== false);
         return { changes, replaces };
     },
 
@@ -153,7 +163,7 @@ export const redisAclUserProvider: pulumi.dynamic.ResourceProvider<Inputs, Redis
             for (const c of ruleCategories([...expectedRules, ...liveRules])) categories.set(c, ((await send(["ACL", "CAT", c])) as string[]).map(String));
             const expected = allowedCommands(knownRules(expectedRules, known), known, categories);
             const patterns = current.monitor ? { keys: ["%R~*"], channels: [] } : undefined;
-            const differences = tenantUserDifferences(live, current.user, sha256(current.password), expected, allowedCommands(liveRules, known, categories), patterns);
+            const differences = tenantUserDifferences(live, current.user, sha256(current.password), expected, allowedCommands(liveRules, known, categories), patterns, current.enabled !== false);
             // Other rules in the state make the next diff an update, which rewrites the user.
             return { id, props: differences.length === 0 ? current : { ...current, rules: `differs on the server: ${differences.join("; ")}` } };
         });

@@ -244,9 +244,9 @@ export function knownRules(rules: string[], known: ReadonlySet<string>): string[
  * `ACL SETUSER` arguments that make `user` exactly a tenant with this password, whatever it was
  * before. With `known` (the server's `COMMAND LIST`), only the commands the server knows.
  */
-export function tenantSetUserCommand(user: string, password: string, options: { scripting: boolean }, known?: ReadonlySet<string>): string[] {
+export function tenantSetUserCommand(user: string, password: string, options: { scripting: boolean; enabled?: boolean }, known?: ReadonlySet<string>): string[] {
     const rules = tenantAclRules(user, options);
-    return ["ACL", "SETUSER", user, "reset", "on", `#${sha256(password)}`, ...(known ? knownRules(rules, known) : rules)];
+    return ["ACL", "SETUSER", user, "reset", options.enabled === false ? "off" : "on", `#${sha256(password)}`, ...(known ? knownRules(rules, known) : rules)];
 }
 
 /** The fields of an `ACL GETUSER` reply (RESP2: name, value, name, value, ...). */
@@ -304,6 +304,7 @@ export function tenantUserDifferences(
     expected: ReadonlySet<string>,
     liveAllowed: ReadonlySet<string>,
     patterns: { keys: string[]; channels: string[] } = { keys: [`~${user}:*`], channels: [`&${user}:*`] },
+    enabled = true,
 ): string[] {
     const fields = aclUserFields(reply);
     const list = (name: string) => (Array.isArray(fields.get(name)) ? (fields.get(name) as unknown[]).map(String) : undefined);
@@ -311,7 +312,7 @@ export function tenantUserDifferences(
     const same = (a: readonly string[] | undefined, b: readonly string[]) => a !== undefined && a.length === b.length && [...a].sort().join(" ") === [...b].sort().join(" ");
     const differences: string[] = [];
     const flags = list("flags");
-    if (!flags?.includes("on") || flags.includes("nopass")) differences.push(`flags ${JSON.stringify(flags)}`);
+    if (!flags?.includes(enabled ? "on" : "off") || flags.includes("nopass")) differences.push(`flags ${JSON.stringify(flags)}`);
     if (!same(list("passwords"), [passwordDigest])) differences.push("password");
     const extra = [...liveAllowed].filter((c) => !expected.has(c));
     const missing = [...expected].filter((c) => !liveAllowed.has(c));

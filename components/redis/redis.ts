@@ -8,7 +8,7 @@ import { REDIS_ADMIN_USER, bootstrapAcl, redisStartScript } from "./redis-acl";
 import { RedisAclUser } from "./redis-acl-user";
 import { MONITOR_USER } from "../../infra/metrics";
 import { redisMetrics } from "./redis-metrics";
-import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
+import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs, loginDisabledAfter } from "../server";
 import { defaultImage } from "../engine";
 import { REDIS_DEFAULT_DATABASES, redisDbProblems, redisEngine, redisScriptingProblem } from "./engine";
 import { RedisTuning, redisServerArgs, redisServerSettings, redisTuningProblems } from "./redis-settings";
@@ -174,6 +174,7 @@ export class RedisTenant extends pulumi.ComponentResource implements Tenant {
                 scripting: args.scripting ?? false,
                 // A new image rewrites the users with the explicit list (an older Redis saved them as categories).
                 serverImage: args.serverImage,
+                ...(args.retiredAfter !== undefined && { enabled: loginDisabledAfter(args.retiredAfter) }),
             },
             { parent: this, dependsOn: [args.admin.ready] },
         );
