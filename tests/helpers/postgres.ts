@@ -8,6 +8,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { Client } from "pg";
+import type { ConnectionOptions } from "tls";
 import { binaryIdentity, copyDataTemplate, RunningTestServer, runCommand } from "./servers";
 
 const INSTALL_HINT = "run .ci/run, or: apt-get install -y postgresql";
@@ -139,9 +140,10 @@ function fileDigest(file: string): string | undefined {
 /**
  * Starts `postgres <args>` on the cluster in `<dir>/data` (made by initPostgres), adding only
  * what places it in the test: -D, -p `port`, -k `<dir>` (socket) and listen_addresses=127.0.0.1.
- * Resolves once the admin can run a query. stop() is a fast shutdown (SIGINT), awaited.
+ * Resolves once the admin can run a query (over TLS with `ssl`, for a server that requires it).
+ * stop() is a fast shutdown (SIGINT), awaited.
  */
-export async function startPostgres(options: { port: number; dir: string; adminPassword: string; args: string[] }): Promise<RunningPostgres> {
+export async function startPostgres(options: { port: number; dir: string; adminPassword: string; args: string[]; ssl?: ConnectionOptions }): Promise<RunningPostgres> {
     const bin = postgresBinDir();
     const [cmd, args] = asServerUser(path.join(bin, "postgres"), [
         "-D",
@@ -171,7 +173,7 @@ export async function startPostgres(options: { port: number; dir: string; adminP
         process.removeListener("exit", onExit);
     };
     try {
-        await waitUntilReady(options.port, options.adminPassword, child, () => output);
+        await waitUntilReady(options.port, options.adminPassword, child, () => output, options.ssl);
     } catch (err) {
         await stop();
         throw err;
@@ -179,12 +181,12 @@ export async function startPostgres(options: { port: number; dir: string; adminP
     return { port: options.port, pid: child.pid!, binDir: bin, log: () => output, stop };
 }
 
-async function waitUntilReady(port: number, password: string, child: ChildProcess, log: () => string, timeoutMs = 30000): Promise<void> {
+async function waitUntilReady(port: number, password: string, child: ChildProcess, log: () => string, ssl?: ConnectionOptions, timeoutMs = 30000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = "";
     while (Date.now() < deadline) {
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`postgres exited (${child.exitCode ?? child.signalCode}):\n${log()}`);
-        const client = new Client({ host: "127.0.0.1", port, user: ADMIN, password, database: "postgres", connectionTimeoutMillis: 2000 });
+        const client = new Client({ host: "127.0.0.1", port, user: ADMIN, password, database: "postgres", connectionTimeoutMillis: 2000, ssl });
         client.on("error", () => undefined);
         try {
             await client.connect();
