@@ -19,6 +19,8 @@ import { postgresqlRoleStatements } from "../components/postgresql/postgresql-se
 import { REDIS_BACKUP } from "../components/redis/engine";
 import { RedisServer } from "../components/redis/redis";
 import { redisAclUserProvider } from "../components/redis/redis-acl-user";
+import { tenantAclRules } from "../components/redis/redis-acl";
+import { mysqlConnectionLimitProvider } from "../components/mysql/mysql-connection-limit";
 import { initPostgres, startPostgres } from "./helpers/postgres";
 import { ProgramRedis, RedisProgram, UserInputs, createProgramTenants, redisProgram, startProgramRedis, writeEveryRedisType } from "./helpers/redis-server";
 import { freePort, startMariadb, tempDir } from "./helpers/servers";
@@ -81,6 +83,14 @@ interface Engine {
     neighbourSecret: string;
     /** The dump as text. */
     dumpText(file: string, s: Server): string;
+    /**
+     * What the program does to app_a's old tenancy once its copy succeeded (`disabled`), and back,
+     * through the tenancy's own provider. PostgreSQL: none of ours (the postgresql provider's Role
+     * with `login: false`).
+     */
+    disable?(s: Server, disabled: boolean): Promise<void>;
+    /** A new login of the disabled app is refused with this. */
+    disabledLogin?: RegExp;
 }
 
 const run = (script: string, env: Record<string, string>) => {
@@ -327,6 +337,13 @@ function mariadb(): Engine {
         },
         neighbourSecret: "app_b secret",
         dumpText: (file) => fs.readFileSync(file, "utf8"),
+        async disable(s, disabled) {
+            const state = { host: "127.0.0.1", port: s.port, adminUser: "root", adminPassword: roots.get(s)!, user: APP, maxUserConnections: 10, locked: disabled };
+            await mysqlConnectionLimitProvider.update!(`${APP}@%`, state, state);
+            const read = await mysqlConnectionLimitProvider.read!(`${APP}@%`, { ...state, locked: !disabled });
+            assert.strictEqual(read.props?.locked, disabled, "read sees the lock as it is");
+        },
+        disabledLogin: /^Access denied, this account is locked$/,
     };
 }
 
@@ -451,6 +468,14 @@ function redis(): Engine {
         },
         neighbourSecret: Buffer.from("app_b").toString("hex"),
         dumpText: (file) => fs.readFileSync(file, "utf8"),
+        async disable(s, disabled) {
+            const { users } = handles.get(s)!;
+            const state = { ...users[APP], password: s.passwords[APP], rules: tenantAclRules(APP, { scripting: false }).join(" ") };
+            const outs = (await redisAclUserProvider.update!(APP, { ...state, enabled: !disabled }, { ...state, enabled: !disabled ? true : false })).outs!;
+            const read = await redisAclUserProvider.read!(APP, outs);
+            assert.deepStrictEqual(read.props, outs, "read finds the user as the program left it");
+        },
+        disabledLogin: /^WRONGPASS invalid username-password pair or user is disabled\.$/,
     };
 }
 
@@ -646,6 +671,23 @@ describe("moving a tenant between two real servers per engine", function () {
                 assert.match(uncounted.stderr, new RegExp(`^copy: no counts beside app_a-${engine.engine}-\\S+ in ${dir}\n$`));
                 assert.deepStrictEqual(await engine.data(A, APP), onA, "refused before it cleared anything");
             });
+
+            if (engine.disable) {
+                it("then disables app_a's login on the old server as the program does: new logins refused, its open connection closed, its data kept", async () => {
+                    const kept = await engine.data(B, APP);
+                    const open = await engine.session(B, APP);
+                    await engine.disable!(B, true);
+                    try {
+                        await assert.rejects(engine.session(B, APP), (err: Error) => engine.disabledLogin!.test(err.message));
+                        await assert.rejects(open.read(), "the connection opened before is closed");
+                        assert.deepStrictEqual(await engine.data(B, NEIGHBOUR), seeded.neighbourB);
+                    } finally {
+                        open.close();
+                        await engine.disable!(B, false);
+                    }
+                    assert.deepStrictEqual(await engine.data(B, APP), kept, "enabled again, the data is as it was");
+                });
+            }
 
             if (engine.engine === "mysql") {
                 it("freezes as the admin only with the admin's password and for an app name; refused, it leaves the app writable and no copy", async () => {
