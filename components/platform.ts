@@ -4,12 +4,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerTarget, dockerServerNetwork } from "../infra/docker";
+import { DockerMoveSide, dockerMoveCommand } from "../infra/docker-move";
 import { KubernetesTarget, kubernetesServerNamespace, kubernetesServiceHost } from "../infra/kubernetes";
 import { KubernetesBackupStore, MoveSide, backupVolumeClaim, tenantMoveJob } from "../infra/kubernetes-backup";
 import { copyInScript, copyOutScript } from "./backup";
 import type { BackupDestination } from "./backup-plan";
 import { TenantBackup } from "./tenant-backup";
-import { appSecretName, dnsName, tenantName } from "../infra/naming";
+import { appSecretName, dnsName, dockerContainerName, tenantName } from "../infra/naming";
 import { Tenant, TenantCredentials } from "./credentials";
 import { BuiltServer, Placement, ServerPlan, TenantPlan } from "./engine";
 import { engineNamed } from "./engines";
@@ -66,7 +67,6 @@ export class DatabasePlatform extends pulumi.ComponentResource {
         // Moves: per app and engine moving, what resolves once its copy succeeded. The retired
         // tenancy's login is disabled then, so the copy Job is made after the servers.
         const moves = args.servers.flatMap((plan) => plan.tenants.filter((t) => t.moveFrom !== undefined).map((tenant) => ({ plan, tenant })));
-        if (moves.length > 0 && target.kind !== "kubernetes") throw new Error(`DatabasePlatform ${name}: moving an app's data between servers needs the kubernetes target`);
         const copiedResolvers = new Map(moves.map(({ plan, tenant }) => [tenantName(tenant.app, plan.engine), pulumi.deferredOutput<unknown>()] as const));
         const copied = new Map([...copiedResolvers].map(([key, [output]]) => [key, output]));
 
@@ -90,17 +90,17 @@ export class DatabasePlatform extends pulumi.ComponentResource {
             );
         }
 
-        // The app's credentials for an engine point at the new server only once its copy Job succeeded.
-        const copies = new Map<string, k8s.batch.v1.Job>();
+        // The app's credentials for an engine point at the new server only once its copy succeeded.
+        const copies = new Map<string, { resource: pulumi.Resource; done: pulumi.Output<unknown> }>();
         for (const { plan, tenant } of moves) {
             const key = tenantName(tenant.app, plan.engine);
-            const job = moveJob(plan, tenant, built, target as KubernetesTarget, this);
-            copies.set(key, job);
-            copiedResolvers.get(key)![1](job.metadata.uid);
+            const copy = target.kind === "kubernetes" ? moveJob(plan, tenant, built, target, this) : dockerMove(plan, tenant, built, target, this);
+            copies.set(key, copy);
+            copiedResolvers.get(key)![1](copy.done);
         }
         const credentialsOf = (t: Tenant): pulumi.Output<TenantCredentials> => {
             const copy = copies.get(tenantName(t.app, t.engine));
-            return copy === undefined ? t.credentials : pulumi.all([t.credentials, copy.metadata.uid]).apply(([c]) => c);
+            return copy === undefined ? t.credentials : pulumi.all([t.credentials, copy.done]).apply(([c]) => c);
         };
 
         // Backups of each app where it lives, from when its data is there (after its copy).
@@ -119,7 +119,7 @@ export class DatabasePlatform extends pulumi.ComponentResource {
                             tenant: t,
                             kubernetes: { provider: target.provider, namespace: target.namespace },
                             store,
-                            dependsOn: [...(tenant instanceof pulumi.Resource ? [tenant] : []), ...(copy ? [copy] : [])],
+                            dependsOn: [...(tenant instanceof pulumi.Resource ? [tenant] : []), ...(copy ? [copy.resource] : [])],
                             tenantPassword: tenant.credentials.apply((c) => c.password ?? ""),
                         },
                         { parent: this },
@@ -152,7 +152,7 @@ export class DatabasePlatform extends pulumi.ComponentResource {
                         stringData: pulumi.secret(appCredentials.apply((c) => appEnvironment(app, c))),
                     },
                     // Also explicitly: the Secret points at a new server only after the copy there.
-                    { parent: this, provider: target.provider, dependsOn: byApp.get(app)!.flatMap((t) => copies.get(tenantName(app, t.engine)) ?? []) },
+                    { parent: this, provider: target.provider, dependsOn: byApp.get(app)!.flatMap((t) => copies.get(tenantName(app, t.engine))?.resource ?? []) },
                 );
             }
         }
@@ -185,7 +185,7 @@ export class DatabasePlatform extends pulumi.ComponentResource {
  * Of the old one it reads only the password: the old tenancy is live already (its data is what
  * moves), and its login is disabled after this Job, so waiting for all of it would wait for itself.
  */
-function moveJob(plan: ServerPlan, t: TenantPlan, built: Map<string, BuiltServer>, target: KubernetesTarget, parent: pulumi.Resource): k8s.batch.v1.Job {
+function moveJob(plan: ServerPlan, t: TenantPlan, built: Map<string, BuiltServer>, target: KubernetesTarget, parent: pulumi.Resource): { resource: pulumi.Resource; done: pulumi.Output<unknown> } {
     const engine = engineNamed(plan.engine);
     const hook = engine.backup!;
     const oldTenant = built.get(t.moveFrom!.server)!.tenants[t.app];
@@ -196,7 +196,7 @@ function moveJob(plan: ServerPlan, t: TenantPlan, built: Map<string, BuiltServer
         password,
         serverSecretEnv: { ...hook.secretEnv, ...(freeze && hook.commands.freezeAsAdmin ? hook.freezeSecretEnv : {}) },
     });
-    return tenantMoveJob(
+    const job = tenantMoveJob(
         `${tenantName(t.app, plan.engine)}-move`,
         {
             engine: plan.engine,
@@ -213,6 +213,37 @@ function moveJob(plan: ServerPlan, t: TenantPlan, built: Map<string, BuiltServer
         target.provider,
         parent,
     );
+    return { resource: job, done: job.metadata.uid };
+}
+
+/**
+ * The same copy on Docker: one command `pulumi up` runs through the Docker CLI, each half in a
+ * container of the server's image inside its server's network. Its ordering is the Job's.
+ */
+function dockerMove(plan: ServerPlan, t: TenantPlan, built: Map<string, BuiltServer>, target: DockerTarget, parent: pulumi.Resource): { resource: pulumi.Resource; done: pulumi.Output<unknown> } {
+    const engine = engineNamed(plan.engine);
+    const hook = engine.backup!;
+    const newTenant = built.get(plan.name)!.tenants[t.app];
+    const side = (server: string, tenant: Tenant, freeze: boolean): DockerMoveSide => ({
+        container: dockerContainerName(target.namePrefix, server),
+        vars: { ...hook.env({ host: "127.0.0.1", port: engine.defaults.port, options: plan.settings.options }, t), APP: t.app, ENGINE: plan.engine },
+        serverVars: { ...hook.secretEnv, ...(freeze && hook.commands.freezeAsAdmin ? hook.freezeSecretEnv : {}) },
+        password: tenant.loginPassword,
+    });
+    const command = dockerMoveCommand(
+        `${tenantName(t.app, plan.engine)}-move`,
+        {
+            image: hook.clientImage?.image ?? plan.settings.image,
+            passwordVar: hook.tenantPasswordEnv,
+            from: side(t.moveFrom!.server, built.get(t.moveFrom!.server)!.tenants[t.app], true),
+            to: side(plan.name, newTenant, false),
+            copyOut: copyOutScript(hook.commands),
+            copyIn: copyInScript(hook.commands),
+        },
+        newTenant instanceof pulumi.Resource ? [newTenant] : [],
+        parent,
+    );
+    return { resource: command, done: command.stdout };
 }
 
 /** Where a Kubernetes stack's backups go: the bucket, or the one volume claim made for them. */

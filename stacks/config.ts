@@ -154,7 +154,7 @@ function resolve(raw: RawConfig, problems: string[]): StackConfig {
                 hostPort: use.hostPort,
                 options: tenant.options,
                 ...resolveTenantBackup(raw.target, engine, name, use, settings.backup, raw.backup !== undefined, path, problems),
-                ...resolveMove(raw.target, engine, name, use, placement, settings, path, problems),
+                ...resolveMove(engine, name, use, placement, settings, path, problems),
             };
         }
         apps[name] = app;
@@ -267,9 +267,9 @@ function resolveEngineBackup(raw: RawConfig, engine: EngineDescriptor, settings:
 
 /**
  * A move of the app's data from `moveFrom` to its placement, if the engine can copy one tenant:
- * never onto the placement it has, never with a restore at once, never on Docker (yet).
+ * never onto the placement it has, never with a restore at once.
  */
-function resolveMove(target: Target, engine: EngineDescriptor, app: string, use: RawUse, placement: Placement, settings: EngineConfig, path: string, problems: string[]): { moveFrom?: Placement } {
+function resolveMove(engine: EngineDescriptor, app: string, use: RawUse, placement: Placement, settings: EngineConfig, path: string, problems: string[]): { moveFrom?: Placement } {
     const moveFrom = use.moveFrom as Placement | undefined;
     if (moveFrom === undefined) return {};
     const at = `${path}.moveFrom`;
@@ -279,7 +279,6 @@ function resolveMove(target: Target, engine: EngineDescriptor, app: string, use:
     else if (engine.backup!.commands.count === undefined) problems.push(`${at}: ${engine.title} cannot check a copy yet (no count); move it by hand`);
     else if (use.restore !== undefined) problems.push(`${at}: a move and a restore at once; move first, then restore`);
     else if (engine.moveProblem?.(use) !== undefined) problems.push(`${at}: ${engine.moveProblem(use)}`);
-    else if (target === "docker") problems.push(`${at}: not on target docker yet; copy with npm run backup and npm run restore, then change placement`);
     return { moveFrom };
 }
 
@@ -351,7 +350,7 @@ function checkHostPorts(target: Target, engines: StackConfig["engines"], apps: R
         const path = `engines.${settings.engine}.hostPort`;
         const uses = Object.values(apps).map((a) => a.uses[settings.engine]);
         if (target !== "docker") problems.push(`${path}: only for target docker; this stack's target is ${target}`);
-        else if (!uses.some((u) => u?.placement === "shared")) {
+        else if (!uses.some((u) => u?.placement === "shared" || u?.moveFrom === "shared")) {
             problems.push(`${path}: no app is on a shared ${settings.engine} server; set apps.<app>.${settings.engine}.hostPort for dedicated servers`);
         } else claim(settings.hostPort, path);
     }
@@ -360,7 +359,8 @@ function checkHostPorts(target: Target, engines: StackConfig["engines"], apps: R
             if (use.hostPort === undefined) continue;
             const path = `apps.${app.name}.${engine}.hostPort`;
             if (target !== "docker") problems.push(`${path}: only for target docker; this stack's target is ${target}`);
-            else if (use.placement !== "dedicated") {
+            // Moving away from its dedicated server, the app's port is that server's while it stays.
+            else if (use.placement !== "dedicated" && use.moveFrom !== "dedicated") {
                 problems.push(`${path}: ${app.name} is on the shared ${engine} server; set engines.${engine}.hostPort instead`);
             } else claim(use.hostPort, path);
         }

@@ -48,7 +48,8 @@ export function planTopology(config: StackConfig): Topology {
             const use = app.uses[engine];
             if (use === undefined) continue;
             const tenant = { engine, app: app.name, namespace: app.namespace, options: use.options };
-            const from = use.moveFrom === undefined ? undefined : serverFor(app.name, use.moveFrom, undefined);
+            // An app's own host port is its dedicated server's, the one it moves to or away from.
+            const from = use.moveFrom === undefined ? undefined : serverFor(app.name, use.moveFrom, use.hostPort);
             // A move keeps the app's tenancy where its data is now, until the move is finished.
             from?.tenants.push({ ...tenant, retired: true });
             serverFor(app.name, use.placement, use.hostPort).tenants.push({

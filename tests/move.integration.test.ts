@@ -24,6 +24,8 @@ import { mysqlConnectionLimitProvider } from "../components/mysql/mysql-connecti
 import { initPostgres, startPostgres } from "./helpers/postgres";
 import { ProgramRedis, RedisProgram, UserInputs, createProgramTenants, redisProgram, startProgramRedis, writeEveryRedisType } from "./helpers/redis-server";
 import { freePort, startMariadb, tempDir } from "./helpers/servers";
+import { RecordedResource } from "./helpers/pulumi";
+import { runStackConfig } from "./helpers/stacks";
 
 type Label = "A" | "B";
 const APP = "app_a";
@@ -481,13 +483,55 @@ function redis(): Engine {
 
 const ENGINES = [postgresql(), mariadb(), redis()];
 
+/**
+ * A Docker stack whose app_a moves each engine to a dedicated server, run under mocks: its move
+ * commands are what the Docker tests run (the engines' settings match the servers here).
+ */
+const DOCKER_MOVES = {
+    target: "docker",
+    engines: { postgresql: {}, mysql: {}, redis: { databases: 4 } },
+    apps: {
+        app_a: { postgresql: { placement: "dedicated", moveFrom: "shared" }, mysql: { placement: "dedicated", moveFrom: "shared" }, redis: { db: 1, placement: "dedicated", moveFrom: "shared" } },
+        app_b: { postgresql: {}, mysql: {}, redis: { db: 2 } },
+    },
+};
+
+/**
+ * A stand-in `docker` for the move command: `inspect` prints a container's environment, `run`
+ * runs the script of `--entrypoint=sh ... -c` on the host the way the container would: the env
+ * file's variables, the volume's host directory as BACKUP_DIR, and the test server the
+ * `--network=container:` names in place of 127.0.0.1 and the engine's port. Each call is logged.
+ */
+const STAND_IN_DOCKER = String.raw`#!/usr/bin/env node
+const fs = require("fs"), path = require("path"), { spawnSync } = require("child_process");
+const dir = process.env.FAKE_DOCKER_DIR, args = process.argv.slice(2);
+fs.appendFileSync(path.join(dir, "calls"), JSON.stringify(args) + "\n");
+const container = (name) => JSON.parse(fs.readFileSync(path.join(dir, name + ".json"), "utf8"));
+if (args[0] === "inspect") {
+    process.stdout.write(Object.entries(container(args[args.length - 1]).serverEnv).map(([k, v]) => k + "=" + v + "\n").join("") + "\n");
+    process.exit(0);
+}
+if (args[0] !== "run") { console.error("stand-in docker: " + args.join(" ")); process.exit(2); }
+const opt = (name) => args.find((a) => a.startsWith("--" + name + "="))?.slice(name.length + 3);
+const script = args[args.indexOf("-c") + 1];
+const c = container(opt("network").replace(/^container:/, ""));
+const [hostDir, mount] = opt("volume").split(":");
+const env = {};
+for (const line of fs.readFileSync(opt("env-file"), "utf8").split("\n")) if (line) env[line.slice(0, line.indexOf("="))] = line.slice(line.indexOf("=") + 1);
+if (env.BACKUP_DIR !== mount) { console.error("stand-in docker: BACKUP_DIR " + env.BACKUP_DIR + " is not the volume's " + mount); process.exit(2); }
+Object.assign(env, c.address, { BACKUP_DIR: hostDir, PATH: c.path });
+process.exit(spawnSync("sh", ["-c", script], { env, stdio: "inherit" }).status ?? 1);
+`;
+
 describe("moving a tenant between two real servers per engine", function () {
     /** Each engine's two servers, all six started at once (the file stays fast), each in a temporary directory of its own (PostgreSQL's system user must reach it). */
     const started = new Map<Engine, Record<Label, Server>>();
     const serverDirs: { remove(): void }[] = [];
+    let dockerMoves: RecordedResource[];
 
     before(async function () {
         this.timeout(60000);
+        dockerMoves = (await runStackConfig(DOCKER_MOVES, "dev")).resources.filter((r) => r.type === "command:local:Command");
         await Promise.all(
             ENGINES.map(async (engine) => {
                 const pair = await Promise.all(
@@ -688,6 +732,45 @@ describe("moving a tenant between two real servers per engine", function () {
                     assert.deepStrictEqual(await engine.data(B, APP), kept, "enabled again, the data is as it was");
                 });
             }
+
+            it("on Docker: the program's move command (its script and environment, the servers' addresses and app passwords swapped for these) copies app_a from B to A through a private directory it removes", async () => {
+                const cmd = dockerMoves.find((r) => r.name === `app_a-${engine.engine}-move`)!;
+                const environment = cmd.inputs.environment as Record<string, string>;
+                const fake = newDir("docker");
+                fs.writeFileSync(path.join(fake, "docker"), STAND_IN_DOCKER, { mode: 0o755 });
+                const address = (x: Server) => hook.env({ host: "127.0.0.1", port: x.port, options: engine.server.options }, engine.tenant(APP));
+                for (const [name, x] of [[environment.MOVE_FROM_CONTAINER, B], [environment.MOVE_TO_CONTAINER, A]] as const) {
+                    fs.writeFileSync(path.join(fake, `${name}.json`), JSON.stringify({ serverEnv: x.serverEnv, address: address(x), path: [x.binPath, process.env.PATH].filter(Boolean).join(":") }));
+                }
+                const tmpdir = newDir("host-tmp");
+                const env: Record<string, string> = {
+                    ...environment,
+                    ...(environment.MOVE_PASSWORD_VAR !== undefined && { MOVE_FROM_PASSWORD: B.passwords[APP], MOVE_TO_PASSWORD: A.passwords[APP] }),
+                    PATH: `${fake}:${process.env.PATH}`,
+                    FAKE_DOCKER_DIR: fake,
+                    TMPDIR: tmpdir,
+                };
+                const onB = await engine.data(B, APP);
+                const result = run(cmd.inputs.create, env);
+                assert.strictEqual(result.status, 0, result.stdout + result.stderr);
+                assert.match(result.stdout, new RegExp(`^copied out app_a-${engine.engine}-\\S+\ncopied \\d+ objects\n$`));
+                assert.deepStrictEqual(await engine.data(A, APP), onB);
+                assert.deepStrictEqual(await engine.data(B, APP), onB, "B keeps its data");
+                await frozen(B, 100);
+                await neighboursUntouched();
+                assert.deepStrictEqual(fs.readdirSync(tmpdir), [], "the copy directory and its env files are removed");
+                const calls = fs.readFileSync(path.join(fake, "calls"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as string[]);
+                assert.deepStrictEqual(calls.map((c) => c[0]), ["inspect", "inspect", "run", "run"]);
+                const uid = `--user=${process.getuid!()}:${process.getgid!()}`;
+                assert.ok(calls.filter((c) => c[0] === "run").every((c) => c.includes(uid) && c.includes("--rm")), "as the operator's user, removed afterwards");
+                for (const password of [B.passwords[APP], A.passwords[APP], ...Object.values(B.serverEnv)]) assert.ok(!JSON.stringify(calls).includes(password), "no password on a command line");
+                // A server container that is not there fails the command before either half runs.
+                fs.rmSync(path.join(fake, "calls"));
+                const missing = run(cmd.inputs.create, { ...env, MOVE_FROM_CONTAINER: "not-running" });
+                assert.notStrictEqual(missing.status, 0);
+                assert.ok(!fs.readFileSync(path.join(fake, "calls"), "utf8").includes('"run"'), "no half ran");
+                assert.deepStrictEqual(fs.readdirSync(tmpdir), []);
+            });
 
             if (engine.engine === "mysql") {
                 it("freezes as the admin only with the admin's password and for an app name; refused, it leaves the app writable and no copy", async () => {

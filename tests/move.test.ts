@@ -3,6 +3,7 @@
 // scripts between the two servers, and the app's Secret and outputs waiting for that Job.
 import * as assert from "assert";
 import { copyInScript, copyOutScript } from "../components/backup";
+import { DOCKER_MOVE_SCRIPT } from "../infra/docker-move";
 import { engineNamed } from "../components/engines";
 import { kubernetesServiceHost } from "../infra/kubernetes";
 import { COPY_TO_LABEL, JOB_FOR_LABEL } from "../infra/naming";
@@ -10,7 +11,7 @@ import { parseStackConfig } from "../stacks/config";
 import { planTopology } from "../stacks/plan";
 import { StackOutputs, loadStackConfig, runStack } from "../stacks/program";
 import { problemsOf } from "./helpers/config";
-import { MockRun, REDIS_ACL_USER, RecordedResource, finder, plaintextOccurrences, runProgram, valueOf } from "./helpers/pulumi";
+import { MockRun, REDIS_ACL_USER, RecordedResource, finder, isSecretWrapper, plaintextOccurrences, runProgram, valueOf } from "./helpers/pulumi";
 import { runStackConfig } from "./helpers/stacks";
 
 const JOB = "kubernetes:batch/v1:Job";
@@ -62,13 +63,11 @@ describe("moving an app between shared and dedicated", function () {
                 assert.ok(problems.some((p) => message.test(p)), problems.join("\n"));
             });
         }
-        it("refuses a move of an engine that cannot copy one tenant, and on Docker (for now)", () => {
+        it("refuses a move of an engine that cannot copy one tenant", () => {
             const neo4j = problemsOf({ target: "kubernetes", engines: { neo4j: {} }, apps: { app_a: { neo4j: { placement: "dedicated", moveFrom: "shared" } } } });
             assert.ok(neo4j.some((p) => /^apps\.app_a\.neo4j\.moveFrom: Neo4j Community cannot back up .*so its data cannot be copied; move it by hand$/.test(p)), neo4j.join("\n"));
             const mongodb = problemsOf({ target: "kubernetes", engines: { mongodb: {} }, apps: { app_a: { mongodb: { placement: "dedicated", moveFrom: "shared" } } } });
             assert.deepStrictEqual(mongodb, ["apps.app_a.mongodb.moveFrom: MongoDB cannot check a copy yet (no count); move it by hand"]);
-            const docker = problemsOf({ ...MOVING, target: "docker" });
-            assert.deepStrictEqual(docker, ["apps.app_a.postgresql.moveFrom: not on target docker yet; copy with npm run backup and npm run restore, then change placement"]);
         });
 
         it("plans the app on its new server, and keeps its retired tenancy where its data is now", () => {
@@ -239,6 +238,58 @@ describe("moving an app between shared and dedicated", function () {
                     ["postgresql/app_a-database", false],
                 ],
             );
+        });
+    });
+    describe("on Docker (rendered under mocks)", () => {
+        const DOCKER_MOVING = { ...MOVING_ALL, target: "docker", engines: { ...MOVING_ALL.engines, postgresql: { hostPort: 15432 } } };
+        const COMMAND = "command:local:Command";
+        let run: MockRun<StackOutputs>;
+        before(async () => {
+            run = await runStackConfig(DOCKER_MOVING, "dev");
+        });
+
+        it("runs each copy once as a command of the Docker CLI: the engine's copy scripts, each half in its server's network, the app's passwords as secrets", () => {
+            const find = finder(run.resources);
+            for (const [engine, from, to] of [
+                ["postgresql", "postgresql", "postgresql-app-a"],
+                ["mysql", "mysql", "mysql-app-a"],
+                ["redis", "redis-app-a", "redis"],
+            ] as const) {
+                const cmd = find.one(COMMAND, `app_a-${engine}-move`);
+                const hook = engineNamed(engine).backup!;
+                assert.strictEqual(cmd.inputs.create, DOCKER_MOVE_SCRIPT);
+                const env = cmd.inputs.environment as Record<string, string>;
+                assert.deepStrictEqual([env.MOVE_FROM_CONTAINER, env.MOVE_TO_CONTAINER], [`tenant-databases-dev-${from}`, `tenant-databases-dev-${to}`]);
+                assert.deepStrictEqual([env.MOVE_COPY_OUT, env.MOVE_COPY_IN], [copyOutScript(hook.commands), copyInScript(hook.commands)]);
+                assert.ok(env.MOVE_FROM_VARS.split("\n").includes("APP=app_a") && env.MOVE_TO_VARS.split("\n").includes("BACKUP_DIR=/backups"));
+                assert.deepStrictEqual(cmd.ignoreChanges.sort(), ["create", "delete", "dir", "environment", "interpreter", "triggers", "update"], "a move is one run");
+                // The admin's variables come from the server container, never from this state.
+                assert.deepStrictEqual(plaintextOccurrences(cmd.rawInputs, run.passwords), []);
+                if (hook.tenantPasswordEnv !== undefined) {
+                    assert.strictEqual(env.MOVE_PASSWORD_VAR, hook.tenantPasswordEnv);
+                    const raw = cmd.rawInputs.environment;
+                    // Secret itself, or inside an environment that is secret as a whole.
+                    const secret = (key: string) => isSecretWrapper(raw) || isSecretWrapper((raw as Record<string, unknown>)[key]);
+                    assert.ok(secret("MOVE_FROM_PASSWORD") && secret("MOVE_TO_PASSWORD"), "the app's passwords are secrets");
+                }
+            }
+            const mysql = find.one(COMMAND, "app_a-mysql-move").inputs.environment as Record<string, string>;
+            assert.strictEqual(mysql.MOVE_FROM_SERVER_VARS, "MYSQL_ADMIN_PASSWORD=MYSQL_ROOT_PASSWORD", "the freeze as the admin, on the old server only");
+            assert.strictEqual(mysql.MOVE_TO_SERVER_VARS, "");
+        });
+
+        it("points the apps output at the new servers and disables the old logins only after the copy; keeps the old server's host port while the move lasts", async () => {
+            const find = finder(run.resources);
+            const cmd = find.one(COMMAND, "app_a-postgresql-move");
+            const tenancy = find.one("tenant-databases:postgresql:PostgresqlTenant", "postgresql-app-a/app_a");
+            for (const child of run.resources.filter((r) => r.custom && r.parent === tenancy.urn)) assert.ok(cmd.dependencies.includes(child.urn), `the copy waits for ${child.name}`);
+            const role = find.one("postgresql:index/role:Role", "postgresql/app_a-role");
+            assert.ok(role.inputs.login === false && role.dependencies.includes(cmd.urn));
+            assert.ok(find.one(REDIS_ACL_USER, "redis-app-a/app_a-user").dependencies.includes(find.one(COMMAND, "app_a-redis-move").urn));
+            const apps = (await valueOf(run.result.apps)) as Record<string, Record<string, { host: string; port: number }>>;
+            assert.strictEqual(apps.app_a.postgresql.host, "127.0.0.1");
+            const containers = new Map(run.resources.filter((r) => r.type === "docker:index/container:Container").map((r) => [r.inputs.name, r.inputs.ports]));
+            assert.deepStrictEqual(containers.get("tenant-databases-dev-postgresql")[0].external, 15432, "the shared server the app leaves keeps its port");
         });
     });
 });
