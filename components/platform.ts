@@ -42,6 +42,8 @@ export interface ServerSummary {
     name: string;
     placement: Placement;
     tenants: string[];
+    /** Apps moving away whose old copy this server still holds (their login disabled once copied). */
+    retired?: string[];
     host: string;
     port: number;
 }
@@ -84,6 +86,7 @@ export class DatabasePlatform extends pulumi.ComponentResource {
                     name: plan.name,
                     placement: plan.placement,
                     tenants: plan.tenants.filter((t) => !t.retired).map((t) => t.app),
+                    ...(plan.tenants.some((t) => t.retired) && { retired: plan.tenants.filter((t) => t.retired).map((t) => t.app) }),
                     host,
                     port,
                 })),

@@ -42,7 +42,9 @@ export function main(stack: string | undefined): number {
     const imageWidth = Math.max(...topology.servers.map((s) => s.settings.image.length), 5);
     for (const s of topology.servers) {
         const engine = engineNamed(s.engine);
-        const tenants = s.tenants.map((t) => engine.describeTenant?.(t) ?? t.app).join(", ");
+        // A move shows on both servers: the old copy kept, the new one filled from it.
+        const moving = (t: (typeof s.tenants)[number]) => (t.retired ? " (moving away: old copy kept)" : t.moveFrom ? ` (moving in from ${t.moveFrom.server})` : "");
+        const tenants = s.tenants.map((t) => (engine.describeTenant?.(t) ?? t.app) + moving(t)).join(", ");
         const port = config.target === "docker" ? `  port ${s.hostPort ?? "chosen by Docker"}` : "";
         console.log(`  ${s.name.padEnd(28)} ${s.placement.padEnd(9)} ${s.settings.image.padEnd(imageWidth)} ${String(s.settings.storageGi).padStart(4)}Gi  ${tenants}${port}`);
     }
