@@ -102,6 +102,32 @@ describe("isolation and manifests", () => {
         });
     }
 
+    it("every Kubernetes object of a stack in the middle of moves (long app names, both directions, with backups) is valid, its names DNS labels", async () => {
+        const long = "a_very_long_application_name_that_moves"; // 39 characters
+        const mysqlApp = "a_mysql_app_name_of_32_characte"; // MySQL's limit
+        const { resources } = await runStackConfig({
+            target: "kubernetes",
+            backup: { destination: { volume: { sizeGi: 5 } } },
+            engines: { postgresql: {}, mysql: {}, redis: {} },
+            apps: {
+                [long]: { postgresql: { placement: "dedicated", moveFrom: "shared" }, redis: { db: 1, placement: "shared", moveFrom: "dedicated" } },
+                [mysqlApp]: { mysql: { placement: "dedicated", moveFrom: "shared" } },
+                other: { postgresql: {}, mysql: {}, redis: { db: 2 } },
+            },
+        });
+        const objects = resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"));
+        assert.strictEqual(objects.filter((r) => r.inputs.kind === "Job").length, 3, "a copy Job per move");
+        for (const r of objects) {
+            const Model = await modelFor(r.inputs.apiVersion, r.inputs.kind);
+            assert.doesNotThrow(() => new Model(r.inputs).validate(), `${r.inputs.kind} ${r.inputs.metadata.name}`);
+            assert.match(r.inputs.metadata.name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, `${r.inputs.kind} name is a DNS label`);
+            assert.ok(r.inputs.metadata.name.length <= 63, r.inputs.metadata.name);
+            for (const [key, value] of Object.entries((r.inputs.spec?.template?.metadata?.labels ?? {}) as Record<string, string>)) {
+                assert.ok(value.length <= 63 && /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/.test(value), `label ${key}=${value} of ${r.inputs.metadata.name}`);
+            }
+        }
+    });
+
     it("the schema validation catches a malformed object", async () => {
         const Model = await modelFor("apps/v1", "StatefulSet");
         assert.throws(() => new Model({ apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "x" }, spec: { replicas: "one", selector: {}, template: {} } }).validate(), /replicas/);
