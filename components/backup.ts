@@ -68,6 +68,8 @@ export interface EngineBackup<Options = any, TenantOptions = any> {
     tenantPasswordEnv?: string;
     /** With `commands.freezeAsAdmin`: the variables only the freeze reads, from the server's admin environment (as `secretEnv`). */
     freezeSecretEnv?: Record<string, string>;
+    /** Plain variables only a move's copy scripts read, on both sides (Redis: the app's db number, which its freeze checks). */
+    copyEnv?(tenant: { app: string; options: TenantOptions }): Record<string, string>;
     /** Why a server with these settings cannot back up one tenant on its own (Neo4j Community), or undefined. */
     problem?(options: Options): string | undefined;
 }
@@ -75,8 +77,9 @@ export interface EngineBackup<Options = any, TenantOptions = any> {
 /**
  * Every variable an engine's commands read, for a run outside Kubernetes: the plain ones, the
  * secret ones taken from the server's own environment (`serverEnv`, e.g. a container's), and the
- * app's own password where the commands log in as the app. `freeze`: for a copyOutScript, also
- * the admin's variables a freeze as the admin reads.
+ * app's own password where the commands log in as the app. `copy`: for a copy script, also the
+ * hook's copyEnv; `freeze`: for a copyOutScript, that and the admin's variables a freeze as the
+ * admin reads.
  */
 export function backupEnvironment<Options, TenantOptions>(
     hook: EngineBackup<Options, TenantOptions>,
@@ -84,7 +87,7 @@ export function backupEnvironment<Options, TenantOptions>(
     tenant: { app: string; options: TenantOptions },
     serverEnv: Record<string, string | undefined>,
     tenantPassword?: string,
-    options: { freeze?: boolean } = {},
+    options: { freeze?: boolean; copy?: boolean } = {},
 ): Record<string, string> {
     const fromServer = { ...hook.secretEnv, ...(options.freeze && hook.commands.freezeAsAdmin ? hook.freezeSecretEnv : {}) };
     const secret = Object.entries(fromServer).map(([name, from]) => {
@@ -96,7 +99,8 @@ export function backupEnvironment<Options, TenantOptions>(
         if (tenantPassword === undefined) throw new Error(`${tenant.app}'s own password is needed (as ${hook.tenantPasswordEnv})`);
         secret.push([hook.tenantPasswordEnv, tenantPassword]);
     }
-    return { ...hook.env(server, tenant), ...Object.fromEntries(secret) };
+    const copy = options.copy || options.freeze ? (hook.copyEnv?.(tenant) ?? {}) : {};
+    return { ...hook.env(server, tenant), ...copy, ...Object.fromEntries(secret) };
 }
 
 /** A backup's name: `<app>-<engine>-<UTC time>.<extension>`; the pattern a script matches them with. */
@@ -180,6 +184,13 @@ export function restoreScript(commands: BackupCommands): string {
 
 /** The copy's counts, written by copyOutScript beside the dump, checked by copyInScript. */
 const COUNTS = '"$BACKUP_DIR/counts"';
+/**
+ * When the source was counted (seconds since the epoch), beside the counts: both sides count as of
+ * then, as COUNTED_AT (Redis leaves out keys that expire before a copy can have ended).
+ */
+const COUNTED_AT = '"$BACKUP_DIR/counted-at"';
+/** The longest a copy runs: its Job's deadline, its command's timeout on Docker. */
+export const COPY_DEADLINE_SECONDS = 12 * 3600;
 
 /** Writes the engine's counts, in one order whatever the engine's (C collation), to "$COUNTED". */
 function countSteps(commands: BackupCommands, script: string): string[] {
@@ -209,6 +220,8 @@ export function copyOutScript(commands: BackupCommands): string {
             ...(commands.freeze ? [commands.freeze] : []),
             ...dumpSteps(commands),
             // Counted after the dump, with writes frozen: what the dump holds.
+            'COUNTED_AT=$(date +%s)',
+            `printf '%s\\n' "$COUNTED_AT" > ${COUNTED_AT}`,
             'COUNTED=$(mktemp "$BACKUP_DIR/.counts.partial.XXXXXX")',
             'cleanup="$cleanup $COUNTED"',
             ...counted,
@@ -221,10 +234,13 @@ export function copyOutScript(commands: BackupCommands): string {
 }
 
 /**
- * The second half of a move, with the TARGET server's variables: empties the app's database there
- * (the target tenant is new, and a run after a failed copy starts over), restores the one backup in
- * BACKUP_DIR, and counts the target's data. Exits 1 naming the objects whose counts differ from
- * "$BACKUP_DIR/counts"; prints `copied <n> objects` when they are equal.
+ * The second half of a move, with the TARGET server's variables: refuses a target where the app
+ * has data already (the tenancy a move makes is empty: data there means moveFrom names the wrong
+ * side, or a copy run again after the app wrote there), restores the one backup in BACKUP_DIR,
+ * and counts the target's data. Exits 1 naming the objects whose counts differ from
+ * "$BACKUP_DIR/counts"; prints `copied <n> objects` when they are equal. A copy that fails after
+ * it began writing empties the target again: no partial copy is left for the app (or to fill a
+ * shared server), and the copy can run again.
  */
 export function copyInScript(commands: BackupCommands): string {
     const counted = countSteps(commands, "copyInScript");
@@ -234,8 +250,18 @@ export function copyInScript(commands: BackupCommands): string {
             'from=$(backups | head -n 1)',
             `if [ -n "$(backups | tail -n +2)" ]; then echo "copy: $BACKUP_DIR holds more than one backup of $APP ($ENGINE); a copy goes through a directory of its own" >&2; exit 1; fi`,
             ...locateSteps("copy"),
-            `if [ ! -f ${COUNTS} ]; then echo "copy: no counts beside $from in $BACKUP_DIR" >&2; exit 1; fi`,
-            commands.clear,
+            `if [ ! -f ${COUNTS} ] || [ ! -f ${COUNTED_AT} ]; then echo "copy: no counts beside $from in $BACKUP_DIR" >&2; exit 1; fi`,
+            `COUNTED_AT=$(cat ${COUNTED_AT})`,
+            'case "$COUNTED_AT" in ""|*[!0-9]*) echo "copy: $BACKUP_DIR/counted-at is not a time" >&2; exit 1;; esac',
+            "if ! { " + commands.isEmpty + "; }; then",
+            '  echo "copy: the $ENGINE database of $APP on the target already holds data, and a move copies only into an empty one: is moveFrom the placement its data is on now? (A copy that failed leaves the target empty; an old copy left there is dropped with decommission.)" >&2; exit 1',
+            "fi",
+            // From the first write on, a failure empties the target again.
+            'copied=false',
+            `unload() {
+${commands.clear}
+}`,
+            `trap 'if [ "$copied" != true ]; then echo "copy: emptying the target again" >&2; unload >&2 || echo "copy: could not empty the target" >&2; fi; rm -f $cleanup' EXIT`,
             commands.restore,
             'COUNTED=$(mktemp)',
             'cleanup="$cleanup $COUNTED"',
@@ -246,6 +272,7 @@ export function copyInScript(commands: BackupCommands): string {
             `  LC_ALL=C comm -13 ${COUNTS} "$COUNTED" | while IFS= read -r line; do printf '  target: %s\\n' "$line" >&2; done`,
             "  exit 1",
             "fi",
+            'copied=true',
             'echo "copied $(($(wc -l < "$COUNTED"))) objects"',
         ].join("\n"),
     );

@@ -259,7 +259,8 @@ export function serverArgsOf(plan: ServerPlan, context: ServerContext) {
         resources: s.resources,
         adminEndpoint: s.adminEndpoint,
         hostPort: plan.hostPort,
-        protect: context.protect,
+        // A dedicated server an app moved away from holds only its old copy: retained, not protected, so finishing the move can remove it.
+        protect: context.protect && !plan.tenants.every((t) => t.retired),
         monitoring: plan.monitored ?? false,
         // A server an app moves away from is where its copy Job dumps: admitted like a backup Job.
         jobs: plan.tenants.some((t) => t.backup !== undefined || t.restore !== undefined || t.retired === true),

@@ -10,6 +10,15 @@ export function dataOptions(decommissioned: boolean, protect: boolean): Pick<pul
     return { retainOnDelete: !decommissioned, protect: protect && !decommissioned };
 }
 
+/**
+ * A tenancy's data options from its spec: as dataOptions, and the old copy an app moved away from
+ * (`retiredAfter`) retained but not protected, so that finishing the move can remove it from
+ * Pulumi while the data stays on the server.
+ */
+export function tenancyDataOptions(spec: { decommissioned?: boolean; protect?: boolean; retiredAfter?: unknown }): Pick<pulumi.CustomResourceOptions, "retainOnDelete" | "protect"> {
+    return dataOptions(spec.decommissioned ?? false, (spec.protect ?? false) && spec.retiredAfter === undefined);
+}
+
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$/;
 
 /** Server names become Kubernetes object names and DNS labels (52 characters leaves room for pod suffixes). */

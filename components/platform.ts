@@ -5,7 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DockerTarget, dockerServerNetwork } from "../infra/docker";
 import { DockerMoveSide, dockerMoveCommand } from "../infra/docker-move";
-import { KubernetesTarget, kubernetesServerNamespace, kubernetesServiceHost } from "../infra/kubernetes";
+import { KubernetesRuntime, KubernetesTarget, kubernetesServerNamespace, kubernetesServiceHost } from "../infra/kubernetes";
 import { KubernetesBackupStore, MoveSide, backupVolumeClaim, tenantMoveJob } from "../infra/kubernetes-backup";
 import { copyInScript, copyOutScript } from "./backup";
 import type { BackupDestination } from "./backup-plan";
@@ -97,7 +97,11 @@ export class DatabasePlatform extends pulumi.ComponentResource {
         const copies = new Map<string, { resource: pulumi.Resource; done: pulumi.Output<unknown> }>();
         for (const { plan, tenant } of moves) {
             const key = tenantName(tenant.app, plan.engine);
-            const copy = target.kind === "kubernetes" ? moveJob(plan, tenant, built, target, this) : dockerMove(plan, tenant, built, target, this);
+            if (!built.has(tenant.moveFrom!.server)) throw new Error(`DatabasePlatform ${name}: ${tenant.app} moves from server ${tenant.moveFrom!.server}, which is not planned; plan the server it moves from with its tenancy retired`);
+            const copy =
+                target.kind === "kubernetes"
+                    ? moveJob(plan, tenant, built, target, [tenant.moveFrom!.server, plan.name].flatMap((s) => (runtime as KubernetesRuntime).admissionOf(s) ?? []), this)
+                    : dockerMove(plan, tenant, built, target, this);
             copies.set(key, copy);
             copiedResolvers.get(key)![1](copy.done);
         }
@@ -188,14 +192,21 @@ export class DatabasePlatform extends pulumi.ComponentResource {
  * Of the old one it reads only the password: the old tenancy is live already (its data is what
  * moves), and its login is disabled after this Job, so waiting for all of it would wait for itself.
  */
-function moveJob(plan: ServerPlan, t: TenantPlan, built: Map<string, BuiltServer>, target: KubernetesTarget, parent: pulumi.Resource): { resource: pulumi.Resource; done: pulumi.Output<unknown> } {
+function moveJob(
+    plan: ServerPlan,
+    t: TenantPlan,
+    built: Map<string, BuiltServer>,
+    target: KubernetesTarget,
+    admissions: pulumi.Resource[],
+    parent: pulumi.Resource,
+): { resource: pulumi.Resource; done: pulumi.Output<unknown> } {
     const engine = engineNamed(plan.engine);
     const hook = engine.backup!;
     const oldTenant = built.get(t.moveFrom!.server)!.tenants[t.app];
     const newTenant = built.get(plan.name)!.tenants[t.app];
     const side = (server: string, password: pulumi.Output<string> | undefined, freeze: boolean): MoveSide => ({
         server,
-        env: hook.env({ host: kubernetesServiceHost(server, target.namespace), port: engine.defaults.port, options: plan.settings.options }, t),
+        env: { ...hook.env({ host: kubernetesServiceHost(server, target.namespace), port: engine.defaults.port, options: plan.settings.options }, t), ...hook.copyEnv?.(t) },
         password,
         serverSecretEnv: { ...hook.secretEnv, ...(freeze && hook.commands.freezeAsAdmin ? hook.freezeSecretEnv : {}) },
     });
@@ -210,7 +221,8 @@ function moveJob(plan: ServerPlan, t: TenantPlan, built: Map<string, BuiltServer
             to: side(plan.name, newTenant.loginPassword, false),
             copyOut: copyOutScript(hook.commands),
             copyIn: copyInScript(hook.commands),
-            dependsOn: newTenant instanceof pulumi.Resource ? [newTenant] : [],
+            // And both servers' NetworkPolicies: a copy that starts before it is admitted fails after the freeze.
+            dependsOn: [...(newTenant instanceof pulumi.Resource ? [newTenant] : []), ...admissions],
         },
         target.namespace,
         target.provider,
@@ -229,7 +241,7 @@ function dockerMove(plan: ServerPlan, t: TenantPlan, built: Map<string, BuiltSer
     const newTenant = built.get(plan.name)!.tenants[t.app];
     const side = (server: string, tenant: Tenant, freeze: boolean): DockerMoveSide => ({
         container: dockerContainerName(target.namePrefix, server),
-        vars: { ...hook.env({ host: "127.0.0.1", port: engine.defaults.port, options: plan.settings.options }, t), APP: t.app, ENGINE: plan.engine },
+        vars: { ...hook.env({ host: "127.0.0.1", port: engine.defaults.port, options: plan.settings.options }, t), ...hook.copyEnv?.(t), APP: t.app, ENGINE: plan.engine },
         serverVars: { ...hook.secretEnv, ...(freeze && hook.commands.freezeAsAdmin ? hook.freezeSecretEnv : {}) },
         password: tenant.loginPassword,
     });

@@ -232,8 +232,9 @@ export interface TenantMoveJobSpec {
 /**
  * The copy Job of a move (`<name>-copy`): an init container freezes the app's writes on the old
  * server and dumps and counts its data into an emptyDir, then a container loads it on the new
- * server and checks the counts. Named after both servers: a move is one Job, run once; `pulumi
- * up` waits for it and fails when the copy does not check out.
+ * server and checks the counts. Named after both servers: a move is one Job, run once when it
+ * succeeds; `pulumi up` waits for it and fails when the copy does not check out, and the next one
+ * runs it again.
  */
 export function tenantMoveJob(name: string, spec: TenantMoveJobSpec, namespace: pulumi.Input<string>, provider: k8s.Provider, parent: pulumi.Resource): k8s.batch.v1.Job {
     const opts = { parent, provider };
@@ -259,7 +260,15 @@ export function tenantMoveJob(name: string, spec: TenantMoveJobSpec, namespace: 
     return new k8s.batch.v1.Job(
         `${name}-copy`,
         {
-            metadata: { name: jobObjectName(["move", dnsName(spec.app), spec.engine, "to", spec.to.server], 63), namespace, labels },
+            metadata: {
+                name: jobObjectName(["move", dnsName(spec.app), spec.engine, "to", spec.to.server], 63),
+                namespace,
+                labels,
+                // A copy that failed is run again by the next `pulumi up` (by default Pulumi would
+                // wait on the failed Job again): safe, since a copy only fills an empty target and
+                // empties it again when it fails.
+                annotations: { "pulumi.com/replaceUnready": "true" },
+            },
             spec: { backoffLimit: 0, activeDeadlineSeconds: RESTORE_DEADLINE_SECONDS, template: { metadata: { labels: podLabels }, spec: pod } },
         },
         { ...opts, dependsOn: spec.dependsOn, ignoreChanges: ["spec", "metadata.labels"], customTimeouts: { create: `${RESTORE_DEADLINE_SECONDS / 3600}h`, update: `${RESTORE_DEADLINE_SECONDS / 3600}h` } },

@@ -29,8 +29,15 @@ const METRICS_PORT_NAME = "metrics";
 
 export class KubernetesRuntime implements ServerRuntime {
     readonly target = "kubernetes" as const;
+    /** Each server's NetworkPolicy, by server: a Job that reaches a server waits for its admission. */
+    private readonly admissions = new Map<string, pulumi.Resource>();
 
     constructor(private readonly args: KubernetesRuntimeArgs) {}
+
+    /** The NetworkPolicy that admits clients to `server`, once run. */
+    admissionOf(server: string): pulumi.Resource | undefined {
+        return this.admissions.get(server);
+    }
 
     run(spec: ServerSpec, parent: pulumi.Resource): RunningServer {
         const opts = { parent, provider: this.args.provider };
@@ -188,7 +195,7 @@ export class KubernetesRuntime implements ServerRuntime {
             : [];
         // Prometheus, to the metrics port only (which is the client port where the engine serves its own).
         const scrapers = metrics ? [{ from: namespaceSelectors(monitoring!.namespaces), ports: [{ protocol: "TCP", port: metrics.port }] }] : [];
-        new k8s.networking.v1.NetworkPolicy(
+        const admission = new k8s.networking.v1.NetworkPolicy(
             `${spec.name}-clients`,
             {
                 metadata: metadata(names.NetworkPolicy[0]),
@@ -205,6 +212,7 @@ export class KubernetesRuntime implements ServerRuntime {
             },
             opts,
         );
+        this.admissions.set(spec.name, admission);
 
         if (metrics && monitoring!.podMonitor) {
             const monitorMetadata = { name: names.PodMonitor[0], namespace, labels: { ...(monitoring!.podMonitorLabels ?? {}), ...labels } };

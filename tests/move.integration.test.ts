@@ -69,6 +69,8 @@ interface Engine {
     session(s: Server, app: string): Promise<Session>;
     /** The old copy is dropped and the tenant created anew, with a new password (a fresh tenant). */
     recreate(s: Server): Promise<void>;
+    /** The app's data on the server is dropped, its tenancy kept (as a failed copy leaves it). */
+    empty(s: Server): Promise<void>;
     /** What app_a's counts file says of the seeded data and the running app's write of note 100. */
     counts: string;
     /** Makes the copy-in of the copy in `dir` load less than the dump holds: extra PATH entries (in `work`), and the count lines that then differ. */
@@ -207,6 +209,9 @@ function postgresql(): Engine {
                 close: () => void c.end().catch(() => undefined),
             };
         },
+        async empty(s) {
+            await asApp(s, APP, (c) => c.query("SET default_transaction_read_only = off; DROP OWNED BY CURRENT_USER CASCADE"));
+        },
         async recreate(s) {
             s.passwords[APP] = `pw-${APP}-${s.label}-again-0123456789`;
             await asAdmin(s, [`DROP DATABASE ${APP} WITH (FORCE)`, `DROP ROLE ${APP}`, ...postgresqlRoleStatements(APP, s.passwords[APP], limits)]);
@@ -314,6 +319,9 @@ function mariadb(): Engine {
                 read: async () => Number(((await c.query(`SELECT MAX(id) AS n FROM ${table}`))[0] as { n: number }[])[0].n),
                 close: () => c.destroy(),
             };
+        },
+        async empty(s) {
+            await asRoot(s, `DROP DATABASE \`${APP}\`; CREATE DATABASE \`${APP}\``);
         },
         async recreate(s) {
             s.passwords[APP] = `pw-${APP}-${s.label}-again-0123456789`;
@@ -444,13 +452,22 @@ function redis(): Engine {
                 close: () => c.disconnect(),
             };
         },
+        async empty(s) {
+            for (let db = 0; db < DATABASES; db++) {
+                const c = admin(s, db);
+                const keys = await c.keysBuffer(`${APP}:*`);
+                if (keys.length > 0) await c.del(...keys);
+            }
+        },
         async recreate(s) {
-            // The old copy's keys stay until the copy-in clears them; the user is made anew (new password).
+            // The old copy's keys are deleted (decommissioned, or by hand); the user is made anew (new password).
+            await this.empty(s);
             const { users } = handles.get(s)!;
             const outs = (await redisAclUserProvider.create!(users[APP])).outs!;
             s.passwords[APP] = outs.password;
         },
-        counts: "db1 8\ndb3 1\n",
+        // app_a:s (an hour's expiry) expires before a copy can have ended: copied, not counted.
+        counts: "db1 7\ndb3 1\n",
         truncate(dir) {
             // The dump without one of db 1's keys.
             const [name] = fs.readdirSync(dir).filter((f) => f.endsWith(".redis"));
@@ -459,7 +476,7 @@ function redis(): Engine {
             const cut = lines.filter((l) => l.split(" ")[1] !== Buffer.from("app_a:l").toString("hex"));
             assert.strictEqual(cut.length, lines.length - 1);
             fs.writeFileSync(file, cut.join("\n") + "\n");
-            return { path: [], source: "db1 8", target: "db1 7" };
+            return { path: [], source: "db1 7", target: "db1 6" };
         },
         dumpTool: { name: "redis-cli", word: "EVAL" },
         existingSession: { events: [], write: "NOPERM this user has no permissions to run the 'set' command" },
@@ -569,7 +586,7 @@ describe("moving a tenant between two real servers per engine", function () {
 
             /** The variables of a copy script on `s`: the hook's for app_a with its password on s, and the frame's. */
             const env = (s: Server, dir: string, options: { freeze?: boolean; path?: string[] } = {}) => ({
-                ...backupEnvironment(hook, { host: "127.0.0.1", port: s.port, options: engine.server.options }, engine.tenant(APP), s.serverEnv, s.passwords[APP], { freeze: options.freeze }),
+                ...backupEnvironment(hook, { host: "127.0.0.1", port: s.port, options: engine.server.options }, engine.tenant(APP), s.serverEnv, s.passwords[APP], { freeze: options.freeze, copy: true }),
                 APP,
                 ENGINE: engine.engine,
                 BACKUP_DIR: dir,
@@ -634,10 +651,10 @@ describe("moving a tenant between two real servers per engine", function () {
                 }
                 const out = await copy.done;
                 assert.strictEqual(out.status, 0, out.stderr);
-                const [name] = fs.readdirSync(there).filter((f) => f !== "counts");
+                const [name] = fs.readdirSync(there).filter((f) => f !== "counts" && f !== "counted-at");
                 assert.strictEqual(out.stdout.trim(), `copied out ${name}`);
                 assert.match(name, new RegExp(`^app_a-${engine.engine}-\\d{8}T\\d{6}Z\\.${hook.commands.extension}$`));
-                assert.deepStrictEqual(fs.readdirSync(there).sort(), ["counts", name].sort(), "no partial or temporary file left");
+                assert.deepStrictEqual(fs.readdirSync(there).sort(), ["counted-at", "counts", name].sort(), "no partial or temporary file left");
                 // After the copy: still frozen; the neighbour's write went through.
                 await frozen(A, 100);
                 assert.strictEqual(await neighbour.read(), 200);
@@ -668,7 +685,18 @@ describe("moving a tenant between two real servers per engine", function () {
                 await neighboursUntouched();
             });
 
-            it("catches a truncated copy (exit 1, naming the object); run again from the whole copy it starts over and succeeds", async () => {
+            it("refuses to copy into a target where the app has data (a wrong moveFrom, a copy run again), leaving it as it was", async () => {
+                const onB = await engine.data(B, APP);
+                const again = copyIn(B, there);
+                assert.strictEqual(again.status, 1);
+                assert.match(again.stderr, new RegExp(`^copy: the ${engine.engine} database of app_a on the target already holds data, and a move copies only into an empty one: is moveFrom the placement its data is on now\\?`));
+                assert.doesNotMatch(again.stderr, /emptying the target/);
+                assert.deepStrictEqual(await engine.data(B, APP), onB);
+            });
+
+            it("catches a truncated copy (exit 1, naming the object) and empties the target again; run again from the whole copy it succeeds", async () => {
+                await engine.empty(B);
+                const nothing = await engine.data(B, APP);
                 const cut = newDir("cut");
                 for (const f of fs.readdirSync(there)) fs.copyFileSync(path.join(there, f), path.join(cut, f));
                 const work = newDir("work");
@@ -677,12 +705,13 @@ describe("moving a tenant between two real servers per engine", function () {
                 assert.strictEqual(result.status, 1, result.stdout + result.stderr);
                 assert.strictEqual(
                     result.stderr,
-                    `copy: the ${engine.engine} data of app_a on the target differs from the source's (object and rows or keys):\n  source: ${t.source}\n  target: ${t.target}\n`,
+                    `copy: the ${engine.engine} data of app_a on the target differs from the source's (object and rows or keys):\n  source: ${t.source}\n  target: ${t.target}\ncopy: emptying the target again\n`,
                 );
                 assert.doesNotMatch(result.stdout, /copied/);
+                assert.deepStrictEqual(await engine.data(B, APP), nothing, "no partial copy is left");
                 const again = copyIn(B, there);
                 assert.strictEqual(again.status, 0, again.stderr);
-                assert.deepStrictEqual(await engine.data(B, APP), movedData, "the write made on B before, and the short copy, are gone");
+                assert.deepStrictEqual(await engine.data(B, APP), movedData, "the copy again, whole");
                 await neighboursUntouched();
             });
 
@@ -723,6 +752,12 @@ describe("moving a tenant between two real servers per engine", function () {
                     await engine.disable!(B, true);
                     try {
                         await assert.rejects(engine.session(B, APP), (err: Error) => engine.disabledLogin!.test(err.message));
+                        // Its data there is an old copy now: never the source of another copy.
+                        const stale = newDir("stale");
+                        const out = copyOut(B, stale);
+                        assert.notStrictEqual(out.status, 0);
+                        if (engine.engine === "redis") assert.match(out.stderr, /^freeze: app_a's user on this server is off: its keys here are an old copy/);
+                        assert.deepStrictEqual(fs.readdirSync(stale), []);
                         await assert.rejects(open.read(), "the connection opened before is closed");
                         assert.deepStrictEqual(await engine.data(B, NEIGHBOUR), seeded.neighbourB);
                     } finally {
@@ -751,6 +786,8 @@ describe("moving a tenant between two real servers per engine", function () {
                     TMPDIR: tmpdir,
                 };
                 const onB = await engine.data(B, APP);
+                // A as the move leaves a new tenancy: empty.
+                await engine.empty(A);
                 const result = run(cmd.inputs.create, env);
                 assert.strictEqual(result.status, 0, result.stdout + result.stderr);
                 assert.match(result.stdout, new RegExp(`^copied out app_a-${engine.engine}-\\S+\ncopied \\d+ objects\n$`));
@@ -771,6 +808,30 @@ describe("moving a tenant between two real servers per engine", function () {
                 assert.ok(!fs.readFileSync(path.join(fake, "calls"), "utf8").includes('"run"'), "no half ran");
                 assert.deepStrictEqual(fs.readdirSync(tmpdir), []);
             });
+
+            if (engine.engine === "redis") {
+                it("counts as of the copy-out: a key that expires between the two halves does not fail the copy; the app's db must be where its keys are", async () => {
+                    const c = new Redis({ host: "127.0.0.1", port: B.port, username: "admin", password: B.serverEnv.REDISCLI_AUTH, db: 1 });
+                    try {
+                        await c.set("app_a:short", "gone soon", "PX", 400);
+                        const dir = newDir("ttl");
+                        // Frozen already (as the old server stays): the copy-out freezes again.
+                        const out = copyOut(B, dir);
+                        assert.strictEqual(out.status, 0, out.stderr);
+                        await new Promise((r) => setTimeout(r, 450));
+                        await engine.empty(A);
+                        const into = copyIn(A, dir);
+                        assert.strictEqual(into.status, 0, into.stderr);
+                        assert.strictEqual(await c.exists("app_a:short"), 0);
+                        // The config names db 2, where app_a has no key: refused before the freeze.
+                        const wrong = run(copyOutScript(hook.commands), { ...env(B, newDir("db")), REDIS_APP_DB: "2" });
+                        assert.strictEqual(wrong.status, 1);
+                        assert.match(wrong.stderr, /^freeze: app_a has keys on this server but none in db 2, its db in the config: set db to the number it uses now/);
+                    } finally {
+                        c.disconnect();
+                    }
+                });
+            }
 
             if (engine.engine === "mysql") {
                 it("freezes as the admin only with the admin's password and for an app name; refused, it leaves the app writable and no copy", async () => {

@@ -157,7 +157,7 @@ describe("moving an app between shared and dedicated", function () {
             assert.ok(user.dependencies.includes(job("redis").urn));
             // The new tenancies' logins are enabled, and nothing of theirs waits for a copy.
             assert.strictEqual(find.one("postgresql:index/role:Role", "postgresql-app-a/app_a-role").inputs.login, true);
-            assert.strictEqual(find.one("pulumi-nodejs:dynamic/mysql:ConnectionLimit", "mysql-app-a/app_a-connection-limit").inputs.locked, undefined);
+            assert.strictEqual(find.one("pulumi-nodejs:dynamic/mysql:ConnectionLimit", "mysql-app-a/app_a-connection-limit").inputs.locked, false);
             assert.strictEqual(find.one(REDIS_ACL_USER, "redis/app_a-user").inputs.enabled, undefined);
             // Each copy reads the old login's password (a Secret), not the old tenancy's user.
             for (const engine of ["postgresql", "mysql", "redis"]) {

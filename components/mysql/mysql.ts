@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { MysqlConnectionLimit } from "./mysql-connection-limit";
-import { dataOptions } from "../options";
+import { tenancyDataOptions } from "../options";
 import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
 import { defaultImage } from "../engine";
 import { mysqlEngine } from "./engine";
@@ -167,7 +167,7 @@ export class MysqlTenant extends pulumi.ComponentResource implements Tenant {
         const database = new mysql.Database(
             `${name}-database`,
             { name: args.app },
-            { parent: this, provider, ...dataOptions(args.decommissioned ?? false, args.protect ?? false) },
+            { parent: this, provider, ...tenancyDataOptions(args) },
         );
         const user = new mysql.User(`${name}-user`, { user: args.app, host: "%", plaintextPassword: password }, { parent: this, provider });
         new mysql.Grant(
@@ -184,8 +184,9 @@ export class MysqlTenant extends pulumi.ComponentResource implements Tenant {
                 adminPassword: pulumi.secret(args.admin.password),
                 user: user.user,
                 maxUserConnections: args.maxConnections ?? MYSQL_DEFAULT_MAX_USER_CONNECTIONS,
-                // A retired tenancy (the app moved away) keeps its data; its account is locked.
-                ...(args.retiredAfter !== undefined && { locked: pulumi.output(args.retiredAfter).apply(() => true) }),
+                // A retired tenancy (the app moved away) keeps its data; its account is locked once
+                // the copy succeeded. Any other is unlocked, so a move given up unlocks it again.
+                locked: args.retiredAfter === undefined ? false : pulumi.output(args.retiredAfter).apply(() => true),
             },
             { parent: this, dependsOn: [user] },
         );

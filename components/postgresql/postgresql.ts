@@ -4,7 +4,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
-import { dataOptions } from "../options";
+import { tenancyDataOptions } from "../options";
 import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs, loginDisabledAfter } from "../server";
 import { defaultImage } from "../engine";
 import { postgresMajor, postgresqlEngine, postgresqlVersionProblem } from "./engine";
@@ -158,7 +158,7 @@ export class PostgresqlTenant extends pulumi.ComponentResource implements Tenant
         this.app = args.app;
         const provider = args.server.provider;
         // The role owns the database (and through it the app's tables), so both are data.
-        const data = { provider, ...dataOptions(args.decommissioned ?? false, args.protect ?? false) };
+        const data = { provider, ...tenancyDataOptions(args) };
 
         const password = generatedPassword(`${name}-password`, { parent: this });
         const role = new postgresql.Role(

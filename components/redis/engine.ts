@@ -2,7 +2,7 @@
 // and the rules config and components share. Pure: the components load on demand.
 import { z } from "zod";
 import { connections, memory, seconds } from "../config-keys";
-import type { EngineBackup } from "../backup";
+import { COPY_DEADLINE_SECONDS, type EngineBackup } from "../backup";
 import { REDIS_ADMIN_USER } from "./redis-acl";
 import { EngineDescriptor, pick, serverArgsOf, tenantSpecsOf } from "../engine";
 import type { RedisCredentials } from "./redis";
@@ -86,12 +86,13 @@ const UNHEX = 'local ux = {} for i = 0, 255 do ux[string.format("%02x", i)] = st
 export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
     env: (server) => ({ REDIS_HOST: server.host, REDIS_PORT: String(server.port), REDIS_USER: REDIS_ADMIN_USER, REDIS_DATABASES: String(server.options.databases) }),
     secretEnv: { REDISCLI_AUTH: "REDISCLI_AUTH" },
+    copyEnv: (tenant) => ({ REDIS_APP_DB: String(tenant.options.db) }),
     commands: {
     extension: "redis",
     prelude: [
         'rc() { redis_db=$1; shift; redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --user "$REDIS_USER" --no-auth-warning -n "$redis_db" "$@"; }',
         // A cursor walk: runs $2 (a Lua script taking cursor and pattern, returning the next cursor first) in database $1, appending the other lines of its replies to $3.
-        'walk() { cursor=0; while :; do reply=$(rc "$1" EVAL "$2" 0 "$cursor" "${APP}:*" "$cap"); cursor=$(printf "%s\\n" "$reply" | head -n 1)',
+        'walk() { cursor=0; while :; do reply=$(rc "$1" EVAL "$2" 0 "$cursor" "${APP}:*" "$cap" "${expiring_before:-0}"); cursor=$(printf "%s\\n" "$reply" | head -n 1)',
         '  case "$cursor" in ""|*[!0-9]*) echo "redis: $reply" >&2; exit 1;; esac',
         '  printf "%s\\n" "$reply" | tail -n +2 | sed "s/^/$1 /" >> "$3"; [ "$cursor" = 0 ] && break; done; }',
         // Each key's size first; within the batch's budget dumped here, beyond it listed as `<key> later`.
@@ -101,7 +102,9 @@ export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
         // One deferred key (hex) on its own: `<key> <expiry> <payload>`, or nothing if it is gone.
         `ONE_LUA='${HEX} ${UNHEX} ${SIZE_LUA} local k = unhex(ARGV[1]) if not size(k, ARGV[2]) then return "" end local d = redis.call("DUMP", k) if not d then return "" end ` +
             `return ARGV[1] .. " " .. redis.call("PEXPIRETIME", k) .. " " .. hex(d)'`,
-        `COUNT_LUA='local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) local out = {r[1]} for _, k in ipairs(r[2]) do out[#out + 1] = "k" end return out'`,
+        // A line per key, but for keys that expire before ARGV[4] (ms since the epoch; 0: none left out).
+        `COUNT_LUA='local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) local out = {r[1]} local before = tonumber(ARGV[4]) ` +
+            `for _, k in ipairs(r[2]) do local at = redis.call("PEXPIRETIME", k) if at == -1 or (at > 0 and at >= before) then out[#out + 1] = "k" end end return out'`,
         `CLEAR_LUA='local r = redis.call("SCAN", ARGV[1], "MATCH", ARGV[2], "COUNT", 200) if #r[2] > 0 then redis.call("UNLINK", unpack(r[2])) end return {r[1]}'`,
         // The first argument is the app's prefix: a restore writes no key outside it, whatever the file holds.
         `RESTORE_LUA='${UNHEX} local p = ARGV[1] local n = 0 for i = 2, #ARGV, 3 do local k = unhex(ARGV[i]) if string.sub(k, 1, #p) ~= p then return redis.error_reply("key outside " .. p) end local at = tonumber(ARGV[i + 1]) if at < 0 then at = 0 end redis.call("RESTORE", k, at, unhex(ARGV[i + 2]), "ABSTTL", "REPLACE") n = n + 1 end return n'`,
@@ -139,8 +142,14 @@ export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
         "  fi",
         "done",
     ].join("\n"),
-    // The app's keys in each logical database that holds any: `db<n> <keys>`.
-    count: 'for db in $databases; do : > "$SCRATCH"; walk "$db" "$COUNT_LUA" "$SCRATCH"; n=$(wc -l < "$SCRATCH"); [ "$n" -eq 0 ] || echo "db$db $((n))"; done',
+    // The app's keys in each logical database that holds any: `db<n> <keys>`, as of COUNTED_AT: a
+    // key that expires before a copy can have ended (COPY_DEADLINE_SECONDS later) is copied but
+    // not counted, or it would fail a good copy by expiring on the way.
+    count: [
+        `expiring_before=$(((COUNTED_AT + ${COPY_DEADLINE_SECONDS}) * 1000))`,
+        'for db in $databases; do : > "$SCRATCH"; walk "$db" "$COUNT_LUA" "$SCRATCH"; n=$(wc -l < "$SCRATCH"); [ "$n" -eq 0 ] || echo "db$db $((n))"; done',
+        "expiring_before=0",
+    ].join("\n"),
     // The app's user loses every write command (its allow-list minus @write), at once for its
     // connections too; reads, SELECT and PUBLISH go on. Writes fail with `NOPERM this user has no
     // permissions to run the 'set' command`. Saved, so a restart keeps it. A user that does not
@@ -148,6 +157,12 @@ export const REDIS_BACKUP: EngineBackup<RedisOptions, RedisTenantOptions> = {
     freeze: [
         'user=$(rc 0 ACL GETUSER "$APP")',
         'if [ -z "$user" ]; then echo "freeze: the server has no user $APP" >&2; exit 1; fi',
+        // A user that is off is an old copy the app moved away from: never the source of a copy.
+        `if printf '%s\\n' "$user" | sed -n '/^flags$/,/^passwords$/p' | grep -qx off; then echo "freeze: $APP's user on this server is off: its keys here are an old copy, not what the app uses; is moveFrom the placement its data is on now?" >&2; exit 1; fi`,
+        // The keys go back into the databases they came from: the app's number must be the one its keys are in.
+        'if [ -z "$(rc "$REDIS_APP_DB" --scan --pattern "${APP}:*" | head -n 1)" ]; then for db in $databases; do',
+        '  if [ -n "$(rc "$db" --scan --pattern "${APP}:*" | head -n 1)" ]; then echo "freeze: $APP has keys on this server but none in db $REDIS_APP_DB, its db in the config: set db to the number it uses now (a move keeps each key in its database)" >&2; exit 1; fi',
+        "done; fi",
         'out=$(rc 0 ACL SETUSER "$APP" -@write); [ "$out" = OK ] || { echo "redis: $out" >&2; exit 1; }',
         'out=$(rc 0 ACL SAVE); [ "$out" = OK ] || { echo "redis: $out" >&2; exit 1; }',
     ].join("\n"),

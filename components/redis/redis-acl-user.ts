@@ -131,7 +131,9 @@ export const redisAclUserProvider: pulumi.dynamic.ResourceProvider<Inputs, Redis
             olds.rules !== rulesOf(news).join(" ") ||
             (news.password !== undefined && news.password !== olds.password) ||
             (olds.serverImage ?? "") !== (news.serverImage ?? "") ||
-            (olds.enabled !== false) !== (news.enabled !== false);
+            (olds.enabled !== false) !== (news.enabled !== false) ||
+            // Not known yet (a preview before the copy ran): shown as a change.
+            (news.enabled !== undefined && typeof news.enabled !== "boolean");
         return { changes, replaces };
     },
 
