@@ -14,7 +14,7 @@ import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
-import { backupEnvironment, backupScript, restoreScript } from "../components/backup";
+import { backupEnvironment, backupScript, copyInScript, copyOutScript, restoreScript } from "../components/backup";
 import { mongodbEngine } from "../components/mongodb/engine";
 import { MONGODB_BACKUP } from "../components/mongodb/mongodb-backup";
 import { neo4jEngine } from "../components/neo4j/engine";
@@ -80,14 +80,22 @@ const MONGO_PORT = 27017;
  * the options the hook should use, check the login as the server would (admin, authSource admin,
  * the password from the --config file or the connection string) and keep collections as files
  * state/<db>/<collection>. An archive is JSON of [namespace, content] pairs, gzipped with --gzip.
+ *
+ * For a move's count and freeze, a collection file's lines are its documents; a first line
+ * `#view …` or `#timeseries` gives its type as listCollections would (a view's line is its
+ * definition, no document). users.json holds the users' roles (`<user>@<db>`: roles), ops.json the
+ * operations in progress (`{opid, user, db, session}`); the admin commands the freeze runs act on
+ * them as MongoDB documents them, and the stand-in computes a session owner's digest itself
+ * (SHA-256 of `<user>@<db>`, as the server's logical_session_id_helpers.cpp). `sleep` only
+ * counts. `restore-loses` (a namespace) makes mongorestore drop that collection's last document.
  */
-function mongoStandIns(w: ReturnType<typeof workspace>): void {
+function mongoStandIns(w: ReturnType<typeof workspace>, password = MONGO_PASSWORD): void {
     const common = `#!${process.execPath}
-const fs = require("fs"), path = require("path"), zlib = require("zlib"), vm = require("vm");
+const fs = require("fs"), path = require("path"), zlib = require("zlib"), vm = require("vm"), crypto = require("crypto");
 const tool = path.basename(process.argv[1]);
 const args = process.argv.slice(2);
 const LOG = ${JSON.stringify(w.log)}, STATE = ${JSON.stringify(w.state)}, ROOT = ${JSON.stringify(w.root)};
-const EXPECT = { host: "127.0.0.1", port: "${MONGO_PORT}", user: "admin", password: ${JSON.stringify(MONGO_PASSWORD)} };
+const EXPECT = { host: "127.0.0.1", port: "${MONGO_PORT}", user: "admin", password: ${JSON.stringify(password)} };
 const record = (extra) => fs.appendFileSync(LOG, JSON.stringify({ tool, args, ...extra }) + "\\n");
 function die(message, code = 1) { process.stderr.write(tool + ": " + message + "\\n"); process.exit(code); }
 function options(known) {
@@ -126,8 +134,9 @@ fs.writeFileSync(o.archive, o.gzip ? zlib.gzipSync(json) : json);
 `,
     );
     // Namespace filters as mongo-tools applies them (mongorestore/filepath.go): each --nsInclude
-    // pattern ('*' any characters) is matched against the namespace the archive names; there is
-    // no rename here, so an included namespace is written as named. Without --nsInclude, all.
+    // pattern ('*' any characters, a line break too: mongorestore/ns/ns.go compiles "(?s)^…$") is
+    // matched against the namespace the archive names; there is no rename here, so an included
+    // namespace is written as named. Without --nsInclude, all.
     executable(
         path.join(w.bin, "mongorestore"),
         common +
@@ -135,7 +144,8 @@ fs.writeFileSync(o.archive, o.gzip ? zlib.gzipSync(json) : json);
 login(o);
 let raw = fs.readFileSync(o.archive);
 if (o.gzip) raw = zlib.gunzipSync(raw);
-const patterns = (o.nsInclude || ["*"]).map((p) => new RegExp("^" + p.split("*").map((s) => s.replace(/[.+?^$()[\\]{}|\\\\]/g, "\\\\$&")).join(".*") + "$"));
+const loses = fs.existsSync(path.join(ROOT, "restore-loses")) ? fs.readFileSync(path.join(ROOT, "restore-loses"), "utf8").trim() : undefined;
+const patterns = (o.nsInclude || ["*"]).map((p) => new RegExp("^" + p.split("*").map((s) => s.replace(/[.+?^$()[\\]{}|\\\\]/g, "\\\\$&")).join(".*") + "$", "s"));
 const written = [], skipped = [];
 for (const [ns, content] of JSON.parse(raw.toString())) {
     if (!patterns.some((p) => p.test(ns))) { skipped.push(ns); continue; }
@@ -143,7 +153,7 @@ for (const [ns, content] of JSON.parse(raw.toString())) {
     const file = path.join(STATE, db, rest.join("."));
     if (fs.existsSync(file) && !o.drop) { if (o.stopOnError) die("E11000 duplicate key in " + ns); continue; }
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, content);
+    fs.writeFileSync(file, ns === loses ? content.split("\\n").slice(0, -1).join("\\n") : content);
     written.push(ns);
 }
 record({ written, skipped });
@@ -156,18 +166,72 @@ record({ written, skipped });
         common +
             `if (args.length !== 4 || args[0] !== "--quiet" || args[1] !== "--nodb" || args[2] !== "--eval") die("unexpected arguments " + JSON.stringify(args), 2);
 record({});
+const json = (file, empty) => (fs.existsSync(path.join(ROOT, file)) ? JSON.parse(fs.readFileSync(path.join(ROOT, file), "utf8")) : empty);
+const save = (file, value) => fs.writeFileSync(path.join(ROOT, file), JSON.stringify(value));
+const lines = (db, c) => fs.readFileSync(path.join(STATE, db, c), "utf8").split("\\n");
+const typeOf = (db, c) => { const first = lines(db, c)[0]; return first.startsWith("#view") ? "view" : first.startsWith("#timeseries") ? "timeseries" : "collection"; };
+const owner = (user, db) => crypto.createHash("sha256").update(user + "@" + db).digest("hex");
+function command(db, cmd) {
+    const name = Object.keys(cmd)[0];
+    const users = json("users.json", {}), ops = json("ops.json", []);
+    const mine = (o) => o.user === cmd["effectiveUsers.user"] && o.db === cmd["effectiveUsers.db"];
+    record({ db, command: name, body: { ...cmd, ...(cmd.killAllSessionsByPattern && { killAllSessionsByPattern: cmd.killAllSessionsByPattern.map((p) => ({ uid: p.uid.hex })) }) } });
+    switch (name) {
+        case "usersInfo": {
+            const key = cmd.usersInfo.user + "@" + cmd.usersInfo.db;
+            return { users: db === cmd.usersInfo.db && users[key] ? [{ user: cmd.usersInfo.user, db, roles: users[key] }] : [], ok: 1 };
+        }
+        case "updateUser":
+            if (!users[cmd.updateUser + "@" + db]) return { ok: 0, errmsg: "User " + cmd.updateUser + "@" + db + " not found", code: 11 };
+            users[cmd.updateUser + "@" + db] = cmd.roles;
+            save("users.json", users);
+            return { ok: 1 };
+        case "killAllSessionsByPattern":
+            if (db !== "admin") return { ok: 0, errmsg: "killAllSessionsByPattern may only be run against the admin database.", code: 13 };
+            if (cmd.killAllSessionsByPattern.some((p) => p.users || p.roles)) return { ok: 0, errmsg: "Not authorized to impersonate in killAllSessionsByPattern", code: 13 };
+            save("ops.json", ops.filter((o) => !(o.session && cmd.killAllSessionsByPattern.some((p) => p.uid.hex === owner(o.user, o.db)))));
+            return { ok: 1 };
+        case "currentOp":
+            if (db !== "admin") return { ok: 0, errmsg: "currentOp may only be run against the admin database.", code: 13 };
+            return { inprog: ops.filter(mine).map((o) => ({ opid: o.opid, effectiveUsers: [{ user: o.user, db: o.db }] })), ok: 1 };
+        case "killOp":
+            if (db !== "admin") return { ok: 0, errmsg: "killOp may only be run against the admin database.", code: 13 };
+            save("ops.json", ops.filter((o) => o.opid !== cmd.op || o.sticky));
+            return { info: "attempting to kill op", ok: 1 };
+        default:
+            return { ok: 0, errmsg: "no such command: '" + name + "'", code: 59 };
+    }
+}
+function database(db) {
+    return {
+        getSiblingDB: database,
+        getCollectionNames: () => collections(db),
+        getCollectionInfos: () => collections(db).map((name) => ({ name, type: typeOf(db, name) })),
+        getCollection: (c) => ({
+            drop: () => { const f = path.join(STATE, db, c); if (!fs.existsSync(f)) return false; fs.rmSync(f); record({ dropped: db + "." + c }); return true; },
+            countDocuments: (filter) => {
+                if (Object.keys(filter).length !== 0 || typeOf(db, c) === "view") throw new Error("the stand-in counts whole collections only");
+                return lines(db, c).filter((l) => l !== "" && !l.startsWith("#")).length;
+            },
+        }),
+        runCommand: (cmd) => command(db, cmd),
+    };
+}
 function connect(uri) {
     const u = new URL(uri);
     const ok = u.protocol === "mongodb:" && decodeURIComponent(u.username) === EXPECT.user && decodeURIComponent(u.password) === EXPECT.password &&
         u.hostname === EXPECT.host && u.port === EXPECT.port && u.pathname === "/admin" && u.searchParams.get("authSource") === "admin";
     if (!ok) throw new Error("MongoServerError: Authentication failed.");
-    return { getSiblingDB: (db) => ({
-        getCollectionNames: () => collections(db),
-        getCollection: (c) => ({ drop: () => { const f = path.join(STATE, db, c); if (!fs.existsSync(f)) return false; fs.rmSync(f); record({ dropped: db + "." + c }); return true; } }),
-    }) };
+    return database("admin");
 }
+const globals = {
+    print: (...values) => console.log(values.join(" ")),
+    BinData: (subtype, base64) => ({ subtype, hex: Buffer.from(base64, "base64").toString("hex") }),
+    require: (m) => { if (m !== "crypto") throw new Error("the stand-in has no module " + m); return crypto; },
+    sleep: (ms) => record({ slept: ms }),
+};
 try {
-    const value = vm.runInNewContext(args[3], { process: { env: process.env }, connect });
+    const value = vm.runInNewContext(args[3], { process: { env: process.env }, connect, ...globals });
     if (value !== undefined) console.log(String(value));
 } catch (e) { die(e.message); }
 `,
@@ -330,6 +394,171 @@ describe("MongoDB backup hook, run with mongodump/mongorestore/mongosh stand-ins
     });
 });
 
+describe("MongoDB move: the copy scripts out of one server and into another, with the stand-ins", function () {
+    // Each server its own stand-ins and admin password; the copy's directory between them. One
+    // copy-out (in `before`) feeds the copy-ins.
+    const TARGET_PASSWORD = `target'pw"$ :@/x`;
+    const server = { host: "127.0.0.1", port: MONGO_PORT, options: { tuning: {} } };
+    let src: ReturnType<typeof workspace>;
+    let dst: ReturnType<typeof workspace>;
+    let dir: string;
+    let out: Run;
+    const env = (side: ReturnType<typeof workspace>, password: string, copyDir: string, freeze = false): Record<string, string> => ({
+        ...frameEnv("app_a", "mongodb", side),
+        BACKUP_DIR: copyDir,
+        ...backupEnvironment(MONGODB_BACKUP, server, { app: "app_a", options: {} }, { MONGO_INITDB_ROOT_PASSWORD: password }, undefined, { copy: true, freeze }),
+    });
+    const copyOut = (copyDir: string) => sh(copyOutScript(MONGODB_BACKUP.commands), env(src, MONGO_PASSWORD, copyDir, true));
+    const copyIn = () => sh(copyInScript(MONGODB_BACKUP.commands), env(dst, TARGET_PASSWORD, dir));
+    type Call = { tool: string; args: string[]; db?: string; command?: string; body?: Record<string, unknown>; slept?: number };
+    const calls = (side: ReturnType<typeof workspace>): Call[] => (fs.existsSync(side.log) ? fs.readFileSync(side.log, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : []);
+    /** The tools started, in order (not the commands they ran). */
+    const started = (side: ReturnType<typeof workspace>) =>
+        calls(side)
+            .filter((c) => Object.keys(c).length === 2 || (c.tool === "mongodump" && "config" in c) || (c.tool === "mongorestore" && "written" in c))
+            .map((c) => c.tool);
+    const put = (side: ReturnType<typeof workspace>, ns: string, content: string) => {
+        const [db, ...c] = ns.split(".");
+        fs.mkdirSync(path.join(side.state, db), { recursive: true });
+        fs.writeFileSync(path.join(side.state, db, c.join(".")), content);
+    };
+    const data = (side: ReturnType<typeof workspace>, db: string) =>
+        fs.existsSync(path.join(side.state, db)) ? Object.fromEntries(fs.readdirSync(path.join(side.state, db)).sort().map((c) => [c, fs.readFileSync(path.join(side.state, db, c), "utf8")])) : {};
+    const readJson = (side: ReturnType<typeof workspace>, file: string) => JSON.parse(fs.readFileSync(path.join(side.root, file), "utf8"));
+    const writeJson = (side: ReturnType<typeof workspace>, file: string, value: unknown) => fs.writeFileSync(path.join(side.root, file), JSON.stringify(value));
+    const readWrite = (db: string) => [{ role: "readWrite", db }];
+    // MongoDB's owner digest of a user's sessions, computed here independently of the script.
+    const owner = (user: string, db: string) => crypto.createHash("sha256").update(`${user}@${db}`).digest("hex");
+    /** The new server as the move finds it: the tenancy it made (its user, no data), another app's data. */
+    const newServer = () => {
+        fs.rmSync(dst.state, { recursive: true, force: true });
+        fs.rmSync(dst.log, { force: true });
+        put(dst, "app_c.notes", "app_c secret");
+        writeJson(dst, "users.json", { "app_a@app_a": readWrite("app_a"), "app_c@app_c": readWrite("app_c") });
+    };
+
+    before(async () => {
+        src = workspace("mongodb-move-from");
+        dst = workspace("mongodb-move-to");
+        mongoStandIns(src);
+        mongoStandIns(dst, TARGET_PASSWORD);
+        dir = path.join(src.root, "copy");
+        fs.mkdirSync(dir);
+        put(src, "app_a.notes", "n1\nn2\nn3");
+        put(src, "app_a.odd name\nx", "d1");
+        put(src, "app_a.recent", "#view on notes");
+        put(src, "app_a.weather", "#timeseries\nm1\nm2");
+        put(src, "app_a.system.buckets.weather", "b1");
+        put(src, "app_a.system.js", "f1");
+        put(src, "app_a.system.views", "recent\nweather");
+        put(src, "app_a.system.profile", "p1\np2");
+        put(src, "app_b.notes", "app_b secret");
+        writeJson(src, "users.json", { "app_a@app_a": readWrite("app_a"), "app_b@app_b": readWrite("app_b"), "app_a@other": readWrite("other") });
+        writeJson(src, "ops.json", [
+            { opid: 11, user: "app_a", db: "app_a", session: true },
+            { opid: 12, user: "app_a", db: "app_a", session: false },
+            { opid: 21, user: "app_b", db: "app_b", session: true },
+            { opid: 31, user: "app_a", db: "other", session: true },
+        ]);
+        out = await copyOut(dir);
+    });
+    after(() => {
+        src?.remove();
+        dst?.remove();
+    });
+
+    it("copy-out: freezes the app's writes first (read only, its sessions and operations ended), then dumps and counts what mongodump copies", () => {
+        assert.strictEqual(out.status, 0, out.stderr);
+        const name = /^copied out (app_a-mongodb-\d{8}T\d{6}Z\.mongodump)$/m.exec(out.stdout)![1];
+        assert.deepStrictEqual(fs.readdirSync(dir).sort(), [name, "counted-at", "counts"]);
+        // Collections and time-series collections with their documents, system.js, views by name;
+        // not system.buckets.*, system.views or system.profile. One line per name, whatever it holds.
+        assert.strictEqual(fs.readFileSync(path.join(dir, "counts"), "utf8"), "notes 3\nodd name\\nx 1\nrecent view\nsystem.js 1\nweather 2\n");
+        assert.deepStrictEqual(started(src), ["mongosh", "mongodump", "mongosh"], "the freeze, the dump, the count");
+        const commands = calls(src).filter((c) => c.command);
+        assert.deepStrictEqual(
+            commands.map((c) => [c.db, c.command]),
+            [
+                ["app_a", "usersInfo"],
+                ["app_a", "updateUser"],
+                ["admin", "killAllSessionsByPattern"],
+                ["admin", "currentOp"],
+                ["admin", "killOp"],
+                ["admin", "currentOp"],
+            ],
+        );
+        assert.deepStrictEqual(commands[1].body, { updateUser: "app_a", roles: [{ role: "read", db: "app_a" }] });
+        assert.deepStrictEqual(commands[2].body, { killAllSessionsByPattern: [{ uid: owner("app_a", "app_a") }] }, "by owner, not by users (which needs impersonate)");
+        assert.deepStrictEqual(commands[3].body, { currentOp: 1, "effectiveUsers.user": "app_a", "effectiveUsers.db": "app_a" });
+        assert.deepStrictEqual(commands[4].body, { killOp: 1, op: 12 }, "the operation outside a session; the session's ended with it");
+        assert.deepStrictEqual(readJson(src, "users.json"), { "app_a@app_a": [{ role: "read", db: "app_a" }], "app_b@app_b": readWrite("app_b"), "app_a@other": readWrite("other") });
+        assert.deepStrictEqual(
+            readJson(src, "ops.json").map((o: { opid: number }) => o.opid),
+            [21, 31],
+            "another app's operations, and those of a user of the same name in another database, go on",
+        );
+        assert.deepStrictEqual(data(src, "app_b"), { notes: "app_b secret" });
+        assert.ok(!calls(src).some((c) => c.args.some((a) => a.includes(MONGO_PASSWORD))), "no password as an argument");
+    });
+
+    it("copy-in: a document lost on the way fails the copy naming the collection and empties the target; run again, it copies, with the new server's own login", async () => {
+        newServer();
+        fs.writeFileSync(path.join(dst.root, "restore-loses"), "app_a.notes");
+        const lost = await copyIn();
+        fs.rmSync(path.join(dst.root, "restore-loses"));
+        assert.strictEqual(lost.status, 1, lost.stdout);
+        assert.ok(
+            lost.stderr.includes("copy: the mongodb data of app_a on the target differs from the source's (object and rows or keys):\n  source: notes 3\n  target: notes 2\n"),
+            lost.stderr,
+        );
+        assert.match(lost.stderr, /copy: emptying the target again/);
+        assert.doesNotMatch(lost.stdout, /copied/);
+        assert.deepStrictEqual(data(dst, "app_a"), {}, "no partial copy is left");
+        assert.deepStrictEqual(data(dst, "app_c"), { notes: "app_c secret" });
+
+        fs.rmSync(dst.log);
+        const again = await copyIn();
+        assert.strictEqual(again.status, 0, again.stderr);
+        assert.strictEqual(again.stdout, "copied 5 objects\n");
+        assert.deepStrictEqual(data(dst, "app_a"), data(src, "app_a"));
+        assert.deepStrictEqual(data(dst, "app_c"), { notes: "app_c secret" });
+        assert.deepStrictEqual(started(dst), ["mongosh", "mongorestore", "mongosh"], "the emptiness check, the restore, the count");
+        assert.ok(!calls(dst).some((c) => c.command !== undefined), "nothing frozen on the target");
+        assert.deepStrictEqual(readJson(dst, "users.json")["app_a@app_a"], readWrite("app_a"));
+    });
+
+    it("copy-out refuses a tenancy whose user has no role (an old copy) or no user at all, and writes nothing", async () => {
+        for (const [users, message] of [
+            [{ "app_a@app_a": [] }, /freeze: app_a has no role on this server: its data here is an old copy, not what the app uses; is moveFrom the placement its data is on now\?/],
+            [{}, /freeze: the server has no user app_a in the database app_a/],
+        ] as const) {
+            writeJson(src, "users.json", users);
+            fs.rmSync(src.log, { force: true });
+            const refused = fs.mkdtempSync(path.join(src.root, "refused-"));
+            const result = await copyOut(refused);
+            assert.strictEqual(result.status, 1, result.stdout);
+            assert.match(result.stderr, message);
+            assert.deepStrictEqual(fs.readdirSync(refused), []);
+            assert.deepStrictEqual(started(src), ["mongosh"], "no dump");
+            assert.deepStrictEqual(readJson(src, "users.json"), users, "no role changed");
+        }
+    });
+
+    it("copy-out fails, before the dump, when an operation of the app does not end within 10 seconds", async () => {
+        writeJson(src, "users.json", { "app_a@app_a": readWrite("app_a") });
+        writeJson(src, "ops.json", [{ opid: 12, user: "app_a", db: "app_a", session: false, sticky: true }]);
+        fs.rmSync(src.log, { force: true });
+        const refused = fs.mkdtempSync(path.join(src.root, "refused-"));
+        const result = await copyOut(refused);
+        assert.strictEqual(result.status, 1, result.stdout);
+        assert.match(result.stderr, /freeze: 1 operations of app_a did not end within 10 seconds/);
+        const slept = calls(src).filter((c) => c.slept !== undefined).map((c) => c.slept);
+        assert.deepStrictEqual([slept.length, new Set(slept).size, slept[0]], [100, 1, 100], "100 tries, 100 ms apart");
+        assert.deepStrictEqual(started(src), ["mongosh"], "no dump");
+        assert.deepStrictEqual(fs.readdirSync(refused), []);
+    });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Qdrant
 // ---------------------------------------------------------------------------------------------
@@ -346,15 +575,19 @@ interface QdrantRequest {
 /**
  * The REST endpoints the hook calls, as Qdrant documents them: create, download and delete a
  * collection snapshot, recover a collection from an uploaded snapshot (multipart field
- * `snapshot`, `priority=snapshot`: replaces the collection), and count points; 404 for a
+ * `snapshot`, `priority=snapshot`: replaces the collection), count points (exact only), and
+ * delete points by filter (here only the empty filter, which matches every point); 404 for a
  * collection that does not exist, 403 without the `api-key` header. A snapshot is a header line
- * and the collection's bytes; recovering it into any collection takes them over.
+ * and the collection's bytes; recovering it into any collection takes them over (faults for one
+ * collection: `loseOnUpload`, all but one point; `vanishOnUpload`, a 200 that leaves no collection).
  */
 class QdrantStandIn {
     readonly collections = new Map<string, { points: number; data: Buffer }>();
     readonly snapshots = new Map<string, Buffer>();
     readonly requests: QdrantRequest[] = [];
     failDownloadOf?: string;
+    loseOnUpload?: string;
+    vanishOnUpload?: string;
     private made = 0;
     private readonly server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
@@ -417,13 +650,19 @@ class QdrantStandIn {
                 const file = body.subarray(start, body.lastIndexOf(`\r\n--${boundary}--`));
                 const header = /^QSNAP (\d+)\n/.exec(file.subarray(0, 32).toString("latin1"));
                 if (!header) return json(400, { status: { error: "not a snapshot" } });
-                this.collections.set(name, { points: Number(header[1]), data: file.subarray(header[0].length) });
+                if (this.vanishOnUpload === name) this.collections.delete(name);
+                else this.collections.set(name, { points: Number(header[1]) - (this.loseOnUpload === name ? 1 : 0), data: file.subarray(header[0].length) });
                 return json(200, { result: true, status: "ok", time: 0.001 });
             }
             case "POST collections/_/points/count":
                 if (!collection) return missing();
                 if (JSON.parse(body.toString()).exact !== true) return json(400, { status: { error: "expected exact" } });
                 return json(200, { result: { count: collection.points }, status: "ok", time: 0.001 });
+            case "POST collections/_/points/delete":
+                if (!collection) return missing();
+                if (body.toString() !== '{"filter":{}}' || url.searchParams.get("wait") !== "true") return json(400, { status: { error: "the stand-in deletes every point only" } });
+                this.collections.set(name, { points: 0, data: Buffer.alloc(0) });
+                return json(200, { result: { operation_id: 1, status: "completed" }, status: "ok", time: 0.001 });
             default:
                 return json(404, { status: { error: `no route ${route}` } });
         }
@@ -520,8 +759,14 @@ describe("Qdrant backup hook, run with the real curl against a Qdrant REST stand
         const result = await restore("a", first, true);
         assert.strictEqual(result.status, 0, result.stderr);
         assert.deepStrictEqual(
-            qdrant.requests.filter((r) => r.path.includes("upload")).map((r) => `${r.method} ${r.path}${r.query}`),
-            ["POST /collections/a_docs/snapshots/upload?priority=snapshot&wait=true", "POST /collections/a_img/snapshots/upload?priority=snapshot&wait=true"],
+            qdrant.requests.filter((r) => r.path.includes("upload") || r.path.endsWith("/points/delete")).map((r) => `${r.method} ${r.path}${r.query}`),
+            [
+                // Replace empties what the backup holds first (what a failed copy must not leave behind), then recovers it.
+                "POST /collections/a_docs/points/delete?wait=true",
+                "POST /collections/a_img/points/delete?wait=true",
+                "POST /collections/a_docs/snapshots/upload?priority=snapshot&wait=true",
+                "POST /collections/a_img/snapshots/upload?priority=snapshot&wait=true",
+            ],
         );
         assert.deepStrictEqual({ a_docs: content("a_docs"), a_img: content("a_img") }, original);
         assert.deepStrictEqual(content("a_b_docs"), { points: 7, data: Buffer.from("app a_b's vectors").toString("hex") });
@@ -560,7 +805,7 @@ describe("Qdrant backup hook, run with the real curl against a Qdrant REST stand
             const result = await restore("a", name, true);
             assert.strictEqual(result.status, 1, `${name}: ${result.stderr}`);
             assert.match(result.stderr, message);
-            assert.ok(!qdrant.requests.some((r) => r.path.includes("upload")), `${name}: nothing uploaded`);
+            assert.ok(!qdrant.requests.some((r) => r.path.includes("upload") || r.path.endsWith("/points/delete")), `${name}: nothing uploaded or emptied`);
             fs.rmSync(path.join(w.backups, name));
         }
         assert.deepStrictEqual({ a_docs: content("a_docs"), a_img: content("a_img"), a_b_docs: content("a_b_docs") }, before);
@@ -587,6 +832,77 @@ describe("Qdrant backup hook, run with the real curl against a Qdrant REST stand
         assert.deepStrictEqual(fs.readdirSync(w.backups).sort(), before, "nothing deleted, no partial file");
         assert.strictEqual(qdrant.snapshots.size, 0);
         assert.deepStrictEqual(fs.readdirSync(w.tmp).filter((f) => !fs.statSync(path.join(w.tmp, f)).isDirectory()), [], "no file left behind");
+    });
+
+    describe("a move: the copy scripts, the stand-in playing the old server and then the new one", () => {
+        let dir: string;
+        let source: Record<string, unknown>;
+        const copyEnv = (): Record<string, string> => ({ ...env("a"), ...backupEnvironment(QDRANT_BACKUP, { host: "127.0.0.1", port, options: {} }, { app: "a", options: tenants.a }, { QDRANT__SERVICE__API_KEY: QDRANT_KEY }, undefined, { copy: true }), BACKUP_DIR: dir });
+        const copyOut = () => sh(copyOutScript(QDRANT_BACKUP.commands), copyEnv());
+        const copyIn = () => sh(copyInScript(QDRANT_BACKUP.commands), copyEnv());
+        const calls = () => qdrant.requests.map((r) => `${r.method} ${r.path}`);
+        /** The new server: the tenancy the move made (the app's collections, empty) and another app's collection. */
+        const newServer = () => {
+            qdrant.collections.clear();
+            qdrant.collections.set("a_docs", { points: 0, data: Buffer.alloc(0) });
+            qdrant.collections.set("a_img", { points: 0, data: Buffer.alloc(0) });
+            qdrant.collections.set("a_b_docs", { points: 2, data: Buffer.from("the new server's a_b") });
+        };
+
+        let out: Run;
+        let outCalls: string[];
+        // One copy-out feeds the copy-ins.
+        before(async () => {
+            dir = fs.mkdtempSync(path.join(w.root, "copy-"));
+            qdrant.collections.clear();
+            qdrant.collections.set("a_docs", { points: 3, data: Buffer.concat([bytes(2000), Buffer.from("\r\n--x\r\n\0")]) });
+            qdrant.collections.set("a_img", { points: 1, data: bytes(1000) });
+            qdrant.collections.set("a_b_docs", { points: 7, data: Buffer.from("app a_b's vectors") });
+            source = { a_docs: content("a_docs"), a_img: content("a_img") };
+            qdrant.requests.length = 0;
+            out = await copyOut();
+            outCalls = calls();
+        });
+
+        it("copy-out counts each of the app's collections exactly beside the bundle, and changes nothing on the old server (no freeze)", () => {
+            assert.strictEqual(out.status, 0, out.stderr);
+            assert.match(out.stdout, /^copied out a-qdrant-\d{8}T\d{6}Z\.tar$/m);
+            assert.strictEqual(QDRANT_BACKUP.commands.freeze, undefined);
+            assert.strictEqual(fs.readFileSync(path.join(dir, "counts"), "utf8"), "a_docs 3\na_img 1\n");
+            assert.deepStrictEqual(
+                outCalls.filter((c) => c.endsWith("/points/count")),
+                ["POST /collections/a_docs/points/count", "POST /collections/a_img/points/count"],
+                "exact (the stand-in refuses any other count)",
+            );
+            assert.ok(outCalls.indexOf("POST /collections/a_img/points/count") > outCalls.lastIndexOf("POST /collections/a_img/snapshots"), "counted after the snapshots");
+            assert.ok(!outCalls.some((c) => c.includes("a_b_docs") || c.includes("upload") || c.endsWith("/points/delete")), outCalls.join("\n"));
+        });
+
+        it("copy-in: a point lost (or a collection missing) on the way fails the copy naming it and empties what it recovered; run again, it copies", async () => {
+            newServer();
+            qdrant.loseOnUpload = "a_img";
+            qdrant.vanishOnUpload = "a_docs";
+            const lost = await copyIn();
+            qdrant.loseOnUpload = qdrant.vanishOnUpload = undefined;
+            assert.strictEqual(lost.status, 1, lost.stdout);
+            assert.ok(
+                lost.stderr.includes("copy: the qdrant data of a on the target differs from the source's (object and rows or keys):\n  source: a_docs 3\n  source: a_img 1\n  target: a_docs absent\n  target: a_img 0\n"),
+                lost.stderr,
+            );
+            assert.match(lost.stderr, /copy: emptying the target again/);
+            assert.doesNotMatch(lost.stderr, /could not empty/);
+            assert.strictEqual(qdrant.collections.get("a_img")!.points, 0, "no partial copy is left");
+            assert.deepStrictEqual(content("a_b_docs"), { points: 2, data: Buffer.from("the new server's a_b").toString("hex") });
+            assert.deepStrictEqual(fs.readdirSync(w.tmp).filter((f) => !fs.statSync(path.join(w.tmp, f)).isDirectory()), [], "no file left behind (the api key's header file included)");
+
+            qdrant.requests.length = 0;
+            const again = await copyIn();
+            assert.strictEqual(again.status, 0, again.stderr);
+            assert.strictEqual(again.stdout, "copied 2 objects\n");
+            assert.deepStrictEqual({ a_docs: content("a_docs"), a_img: content("a_img") }, source);
+            assert.deepStrictEqual(content("a_b_docs"), { points: 2, data: Buffer.from("the new server's a_b").toString("hex") });
+            assert.ok(!calls().some((c) => c.includes("a_b_docs") || c.endsWith("/points/delete")), calls().join("\n"));
+        });
     });
 });
 

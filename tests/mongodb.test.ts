@@ -3,7 +3,8 @@
 // configs under mocks in both placements.
 import * as assert from "assert";
 import { appEnvironment } from "../components/environment";
-import { MongoCommand, MongoRunner, MongoUserState, adminRunner, mongoDatabaseProvider, mongoUserProvider, userCommands } from "../components/mongodb/mongodb-admin";
+import * as crypto from "crypto";
+import { MongoCommand, MongoRunner, MongoUserState, adminRunner, mongoDatabaseProvider, mongoUserProvider, sessionOwner, userCommands } from "../components/mongodb/mongodb-admin";
 import { finder, isSecretWrapper, plaintextOccurrences, valueOf } from "./helpers/pulumi";
 import { runStackConfig } from "./helpers/stacks";
 import { freePort } from "./helpers/servers";
@@ -50,6 +51,76 @@ describe("MongoDB", () => {
             assert.deepStrictEqual(await mongoUserProvider(recorder([]).run).read!("lernmi.lernmi", state), {});
         });
 
+        describe("a disabled user (the app moved to another server)", () => {
+            /** Answers usersInfo with one user of these roles, currentOp with these operations. */
+            const server = (roles: unknown, inprog: unknown[] = []) => {
+                const sent: { action: string; commands: MongoCommand[] }[] = [];
+                const run: MongoRunner = async (_c, action, commands) => {
+                    sent.push({ action, commands });
+                    return commands.map((c) => ("usersInfo" in c.command ? { users: [{ user: "lernmi", db: "lernmi", roles }] } : "currentOp" in c.command ? { inprog, ok: 1 } : { ok: 1 }));
+                };
+                return { sent, run };
+            };
+            const disabled: MongoUserState = { ...state, enabled: false };
+            const tenantRoles = [{ role: "readWrite", db: "lernmi" }];
+
+            it("loses every role, keeps its password, and has its sessions and operations ended", async () => {
+                const { sent, run } = server(tenantRoles, [{ opid: 7 }, { opid: 9 }]);
+                const provider = mongoUserProvider(run);
+                const { outs } = await provider.update!("lernmi.lernmi", state, disabled);
+                assert.deepStrictEqual(outs, disabled);
+                assert.deepStrictEqual(
+                    sent.map((s) => s.commands),
+                    [
+                        [{ db: "lernmi", command: { usersInfo: { user: "lernmi", db: "lernmi" } } }],
+                        [{ db: "lernmi", command: { updateUser: "lernmi", pwd: "pw-1", roles: [] } }],
+                        [
+                            { db: "admin", command: { killAllSessionsByPattern: [{ uid: sessionOwner("lernmi", "lernmi") }] } },
+                            { db: "admin", command: { currentOp: 1, "effectiveUsers.user": "lernmi", "effectiveUsers.db": "lernmi" } },
+                        ],
+                        [
+                            { db: "admin", command: { killOp: 1, op: 7 } },
+                            { db: "admin", command: { killOp: 1, op: 9 } },
+                        ],
+                    ],
+                );
+                // MongoDB's owner of a user's sessions: SHA-256 of "<user>@<db>" (logical_session_id_helpers.cpp).
+                assert.strictEqual(sessionOwner("lernmi", "lernmi").toString("hex"), crypto.createHash("sha256").update("lernmi@lernmi").digest("hex"));
+                // Created disabled (a retired tenancy made anew): no role from the start; nothing running, nothing killed.
+                const fresh = recorder([]);
+                await mongoUserProvider(fresh.run).create!(disabled);
+                assert.deepStrictEqual(fresh.sent[1].commands, [{ db: "lernmi", command: { createUser: "lernmi", pwd: "pw-1", roles: [] } }]);
+                assert.strictEqual(fresh.sent.length, 3, "no killOp without operations");
+            });
+
+            it("diff: disabling or enabling again is an update; the same state, or enabled spelled out, is none", async () => {
+                const provider = mongoUserProvider(server([]).run);
+                assert.deepStrictEqual(await provider.diff!("lernmi.lernmi", state, disabled), { changes: true, replaces: [] });
+                assert.deepStrictEqual(await provider.diff!("lernmi.lernmi", disabled, state), { changes: true, replaces: [] });
+                assert.deepStrictEqual(await provider.diff!("lernmi.lernmi", disabled, { ...disabled, adminPassword: "rotated" }), { changes: false, replaces: [] });
+                assert.deepStrictEqual(await provider.diff!("lernmi.lernmi", state, { ...state, enabled: true }), { changes: false, replaces: [] });
+            });
+
+            it("read: a refresh keeps a disabled user disabled, and notices roles that differ from the state, either way", async () => {
+                const read = async (current: MongoUserState, roles: unknown) => (await mongoUserProvider(server(roles).run).read!("lernmi.lernmi", current)).props as MongoUserState;
+                // As the program left it: the state unchanged, so the next diff is none.
+                assert.deepStrictEqual(await read(disabled, []), disabled);
+                assert.deepStrictEqual(await read(state, [...tenantRoles]), state);
+                // Given roles again by hand: the next `pulumi up` takes them away again.
+                const regranted = await read(disabled, tenantRoles);
+                assert.deepStrictEqual(regranted, { ...disabled, enabled: true, roles: tenantRoles });
+                assert.deepStrictEqual(await mongoUserProvider(server([]).run).diff!("lernmi.lernmi", regranted, disabled), { changes: true, replaces: [] });
+                // Left read-only by a copy that failed (the freeze), or without roles: the next `pulumi up` gives readWrite back.
+                for (const roles of [[{ role: "read", db: "lernmi" }], []]) {
+                    const found = await read(state, roles);
+                    assert.notDeepStrictEqual(found, state);
+                    assert.deepStrictEqual(await mongoUserProvider(server([]).run).diff!("lernmi.lernmi", found, state), { changes: true, replaces: [] });
+                }
+                // A reply without roles (not a real server's) changes nothing.
+                assert.deepStrictEqual((await mongoUserProvider(recorder([{ user: "lernmi" }]).run).read!("lernmi.lernmi", disabled)).props, disabled);
+            });
+        });
+
         it("drops the database only when the resource is deleted (decommissioned apps)", async () => {
             const { sent, run } = recorder([]);
             const provider = mongoDatabaseProvider(run);
@@ -90,6 +161,7 @@ describe("MongoDB", () => {
                 assert.ok(isSecretWrapper(user.rawInputs.password) && isSecretWrapper(user.rawInputs.adminPassword));
                 assert.ok(user.dependencies.includes(db.urn));
                 assert.ok(!user.retainOnDelete, "the user goes with its app");
+                assert.ok(!("enabled" in user.rawInputs), "only a retired tenancy's user names enabled");
             }
             const creds = await valueOf(run.result.apps);
             const env = appEnvironment("lernmi", creds.lernmi);

@@ -293,3 +293,139 @@ describe("moving an app between shared and dedicated", function () {
         });
     });
 });
+
+describe("moving MongoDB and Qdrant (config, and rendered under mocks on Kubernetes and Docker)", function () {
+    this.timeout(60000);
+    const MONGO_USER = "pulumi-nodejs:dynamic/mongodb:User";
+    const COMMAND = "command:local:Command";
+    const collections = { docs: { size: 4, distance: "Cosine" } };
+    /** app_a moves its MongoDB to a dedicated server and its Qdrant back from its dedicated one to the shared one. */
+    const moving = (target: string) => ({
+        target,
+        engines: { mongodb: {}, qdrant: {} },
+        apps: {
+            app_a: { mongodb: { placement: "dedicated", moveFrom: "shared" }, qdrant: { collections, placement: "shared", moveFrom: "dedicated" } },
+            app_b: { mongodb: {}, qdrant: { collections } },
+        },
+    });
+
+    it("config accepts both moves on both targets, and plans each retired tenancy beside the new one", () => {
+        for (const target of ["kubernetes", "docker"]) {
+            const servers = planTopology(parseStackConfig(moving(target))).servers;
+            const tenancies = (engine: string) =>
+                servers.filter((s) => s.engine === engine).map((s) => [s.name, s.tenants.map((t) => [t.app, t.retired ?? false, t.moveFrom?.server ?? null])]);
+            assert.deepStrictEqual(
+                tenancies("mongodb"),
+                [
+                    ["mongodb", [["app_a", true, null], ["app_b", false, null]]],
+                    ["mongodb-app-a", [["app_a", false, "mongodb"]]],
+                ],
+                target,
+            );
+            assert.deepStrictEqual(
+                tenancies("qdrant"),
+                [
+                    ["qdrant", [["app_a", false, "qdrant-app-a"], ["app_b", false, null]]],
+                    ["qdrant-app-a", [["app_a", true, null]]],
+                ],
+                target,
+            );
+        }
+    });
+
+    describe("on Kubernetes", () => {
+        let run: MockRun<StackOutputs>;
+        before(async () => {
+            run = await runStackConfig(moving("kubernetes"));
+        });
+
+        it("runs each copy as a Job of the engine's copy scripts: MongoDB as each server's admin, Qdrant in the curl image with the app's collections", () => {
+            const find = finder(run.resources);
+            for (const [engine, from, to, image] of [
+                ["mongodb", "mongodb", "mongodb-app-a", "mongo:8.0"],
+                ["qdrant", "qdrant-app-a", "qdrant", "curlimages/curl:8.11.1"],
+            ] as const) {
+                const job = find.one(JOB, `app_a-${engine}-move-copy`);
+                const hook = engineNamed(engine).backup!;
+                const pod = job.inputs.spec.template.spec as { initContainers: (Container & { image: string })[]; containers: (Container & { image: string })[] };
+                const [out] = pod.initContainers;
+                const [into] = pod.containers;
+                assert.deepStrictEqual(out.command, ["sh", "-c", copyOutScript(hook.commands)]);
+                assert.deepStrictEqual(into.command, ["sh", "-c", copyInScript(hook.commands)]);
+                assert.deepStrictEqual([out.image, into.image], [image, image]);
+                const outEnv = envOf(out, run.resources);
+                const inEnv = envOf(into, run.resources);
+                const host = engine === "mongodb" ? "MONGO_HOST" : "QDRANT_HOST";
+                assert.deepStrictEqual([outEnv[host], inEnv[host]], [kubernetesServiceHost(from, "databases"), kubernetesServiceHost(to, "databases")]);
+                assert.deepStrictEqual(plaintextOccurrences(job.rawInputs, run.passwords), [], engine);
+            }
+            const mongo = find.one(JOB, "app_a-mongodb-move-copy").inputs.spec.template.spec as { initContainers: Container[]; containers: Container[] };
+            const [outEnv, inEnv] = [envOf(mongo.initContainers[0], run.resources), envOf(mongo.containers[0], run.resources)];
+            assert.strictEqual(outEnv.MONGO_USER, "admin");
+            assert.ok(outEnv.MONGO_PASSWORD && inEnv.MONGO_PASSWORD && outEnv.MONGO_PASSWORD !== inEnv.MONGO_PASSWORD, "each side with its own server's admin password");
+            const qdrant = find.one(JOB, "app_a-qdrant-move-copy").inputs.spec.template.spec as { containers: Container[] };
+            assert.strictEqual(envOf(qdrant.containers[0], run.resources).QDRANT_COLLECTIONS, "app_a_docs");
+        });
+
+        it("disables the MongoDB retired tenancy's user once its copy Job succeeded; no other user names enabled", async () => {
+            const find = finder(run.resources);
+            const job = find.one(JOB, "app_a-mongodb-move-copy");
+            const retired = find.one(MONGO_USER, "mongodb/app_a-user");
+            assert.strictEqual(retired.inputs.enabled, false);
+            assert.ok(retired.dependencies.includes(job.urn), "the user loses its roles only after the copy");
+            assert.ok(!job.dependencies.includes(retired.urn), "the copy does not wait for the old user");
+            assert.ok(find.one("pulumi-nodejs:dynamic/mongodb:Database", "mongodb/app_a-database").retainOnDelete, "the old copy stays");
+            for (const name of ["mongodb-app-a/app_a-user", "mongodb/app_b-user"]) {
+                const user = find.one(MONGO_USER, name);
+                assert.ok(!("enabled" in user.rawInputs), name);
+                assert.ok(!user.dependencies.includes(job.urn), name);
+            }
+            // The app's Secret points at the new servers once each copy succeeded.
+            const secret = find.one(SECRET, "app_a-databases");
+            for (const engine of ["mongodb", "qdrant"]) assert.ok(secret.dependencies.includes(find.one(JOB, `app_a-${engine}-move-copy`).urn), engine);
+            assert.match(secret.inputs.stringData.MONGODB_URI, new RegExp(`@${kubernetesServiceHost("mongodb-app-a", "databases").replace(/\./g, "\\.")}:27017/app_a\\?authSource=app_a$`));
+            assert.strictEqual(secret.inputs.stringData.QDRANT_URL, `http://${kubernetesServiceHost("qdrant", "databases")}:6333`);
+            // Qdrant's old collections stay where they are, kept.
+            assert.ok(find.one("pulumi-nodejs:dynamic/qdrant:Collection", "qdrant-app-a/app_a-docs").retainOnDelete);
+            for (const r of run.resources) assert.deepStrictEqual(plaintextOccurrences(r.rawInputs, run.passwords), [], r.name);
+        });
+    });
+
+    describe("on Docker", () => {
+        let run: MockRun<StackOutputs>;
+        before(async () => {
+            run = await runStackConfig(moving("docker"), "dev");
+        });
+
+        it("runs each copy once through the Docker CLI: MongoDB's admin password from each server container, Qdrant's copy in the curl image", () => {
+            const find = finder(run.resources);
+            for (const [engine, from, to, image] of [
+                ["mongodb", "mongodb", "mongodb-app-a", "mongo:8.0"],
+                ["qdrant", "qdrant-app-a", "qdrant", "curlimages/curl:8.11.1"],
+            ] as const) {
+                const cmd = find.one(COMMAND, `app_a-${engine}-move`);
+                const hook = engineNamed(engine).backup!;
+                assert.strictEqual(cmd.inputs.create, DOCKER_MOVE_SCRIPT);
+                const env = cmd.inputs.environment as Record<string, string>;
+                assert.strictEqual(env.MOVE_IMAGE, image);
+                assert.deepStrictEqual([env.MOVE_FROM_CONTAINER, env.MOVE_TO_CONTAINER], [`tenant-databases-dev-${from}`, `tenant-databases-dev-${to}`]);
+                assert.deepStrictEqual([env.MOVE_COPY_OUT, env.MOVE_COPY_IN], [copyOutScript(hook.commands), copyInScript(hook.commands)]);
+                assert.strictEqual(env.MOVE_PASSWORD_VAR, undefined, "both log in with the server's own key or admin");
+                assert.deepStrictEqual(plaintextOccurrences(cmd.rawInputs, run.passwords), [], engine);
+            }
+            const mongo = find.one(COMMAND, "app_a-mongodb-move").inputs.environment as Record<string, string>;
+            assert.deepStrictEqual([mongo.MOVE_FROM_SERVER_VARS, mongo.MOVE_TO_SERVER_VARS], ["MONGO_PASSWORD=MONGO_INITDB_ROOT_PASSWORD", "MONGO_PASSWORD=MONGO_INITDB_ROOT_PASSWORD"]);
+            const qdrant = find.one(COMMAND, "app_a-qdrant-move").inputs.environment as Record<string, string>;
+            assert.deepStrictEqual([qdrant.MOVE_FROM_SERVER_VARS, qdrant.MOVE_TO_SERVER_VARS], ["QDRANT_API_KEY=QDRANT__SERVICE__API_KEY", "QDRANT_API_KEY=QDRANT__SERVICE__API_KEY"]);
+            assert.ok(qdrant.MOVE_FROM_VARS.split("\n").includes("QDRANT_COLLECTIONS=app_a_docs") && qdrant.MOVE_FROM_VARS.split("\n").includes("QDRANT_HOST=127.0.0.1"));
+        });
+
+        it("disables the MongoDB retired tenancy's user only after its copy command", () => {
+            const find = finder(run.resources);
+            const retired = find.one(MONGO_USER, "mongodb/app_a-user");
+            assert.strictEqual(retired.inputs.enabled, false);
+            assert.ok(retired.dependencies.includes(find.one(COMMAND, "app_a-mongodb-move").urn));
+            assert.ok(!("enabled" in find.one(MONGO_USER, "mongodb-app-a/app_a-user").rawInputs));
+        });
+    });
+});

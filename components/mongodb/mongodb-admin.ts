@@ -1,7 +1,9 @@
 // MongoDB tenancy through the admin user (dynamic providers built on the official `mongodb`
 // driver; no Pulumi provider exists):
 // - MongoUser: a user defined in the app's database with readWrite on it only (authSource = that
-//   database). Deleted with its app, which revokes access.
+//   database). Deleted with its app, which revokes access. Disabled (`enabled: false`) when the app
+//   moved to another server: MongoDB has no flag for that, so the user keeps its password but has
+//   no role, and its sessions and operations are ended.
 // - MongoDatabase: the app's database as data: deleting it drops the database, so it is kept on
 //   delete unless the app is decommissioned. (MongoDB creates a database on first write.)
 // The commands are built by pure functions (tested); a runner executes them.
@@ -36,6 +38,35 @@ export function dropUserCommands(user: string, database: string): MongoCommand[]
 
 export function usersInfoCommand(user: string, database: string): MongoCommand {
     return { db: database, command: { usersInfo: { user, db: database } } };
+}
+
+/**
+ * The owner MongoDB files a user's sessions under (their `uid`): SHA-256 of `<user>@<db>`
+ * (getLogicalSessionUserDigestFor in the server's logical_session_id_helpers.cpp).
+ */
+export function sessionOwner(user: string, database: string): Buffer {
+    // Required here, not at the top: this function is serialized into the dynamic providers.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createHash } = require("crypto") as typeof import("crypto");
+    return createHash("sha256").update(`${user}@${database}`).digest();
+}
+
+/**
+ * Ends the user's sessions: their running operations and open cursors, and their transactions,
+ * which could otherwise still commit writes. By owner: the `users` pattern needs the `impersonate`
+ * privilege, which the root admin lacks; `killAnySession` (root's) is enough for this one.
+ */
+export function endSessionsCommand(user: string, database: string): MongoCommand {
+    return { db: "admin", command: { killAllSessionsByPattern: [{ uid: sessionOwner(user, database) }] } };
+}
+
+/** The user's operations in progress (`inprog`, each with its `opid`), outside sessions too. */
+export function userOperationsCommand(user: string, database: string): MongoCommand {
+    return { db: "admin", command: { currentOp: 1, "effectiveUsers.user": user, "effectiveUsers.db": database } };
+}
+
+export function killOpCommand(opid: unknown): MongoCommand {
+    return { db: "admin", command: { killOp: 1, op: opid } };
 }
 
 /** Runs commands in order and returns their replies; a seam for tests without a server. */
@@ -78,23 +109,60 @@ export interface MongoUserState extends MongoAdminConnection {
     password: string;
     /** @default readWrite on `database` (a tenant) */
     roles?: MongoRoles;
+    /**
+     * false: the user has no role and its sessions and operations are ended (an app that moved to
+     * another server: its data stays here, its rights do not). It can still log in, and then do
+     * nothing but what needs no privilege (ping, hello, its own connectionStatus). @default true
+     */
+    enabled?: boolean;
 }
 
-async function userExists(run: MongoRunner, props: MongoUserState): Promise<boolean> {
+/** The roles the user is to have: none when disabled. */
+export function rolesOf(p: Pick<MongoUserState, "database" | "roles" | "enabled">): MongoRoles {
+    return p.enabled === false ? [] : (p.roles ?? TENANT_ROLES(p.database));
+}
+
+/** Roles in one order, with their name and database only: two lists of the same roles compare equal. */
+function sortedRoles(roles: MongoRoles): MongoRoles {
+    return roles.map((r) => ({ role: String(r.role), db: String(r.db) })).sort((a, b) => (a.db === b.db ? a.role.localeCompare(b.role) : a.db.localeCompare(b.db)));
+}
+
+const sameRoles = (a: MongoRoles, b: MongoRoles) => JSON.stringify(sortedRoles(a)) === JSON.stringify(sortedRoles(b));
+
+/** The user as the server has it (usersInfo), or undefined when it does not exist. */
+async function findUser(run: MongoRunner, props: MongoUserState): Promise<{ roles?: unknown } | undefined> {
     const [reply] = await run(props, `look up user ${props.user}`, [usersInfoCommand(props.user, props.database)]);
-    return Array.isArray(reply.users) && reply.users.length > 0;
+    return Array.isArray(reply.users) && reply.users.length > 0 ? (reply.users[0] as { roles?: unknown }) : undefined;
+}
+
+/**
+ * The state as the server has the user: `current` when its roles are the ones the state gives it;
+ * otherwise what it has (no role: disabled; other roles: enabled with those), which the next diff
+ * finds different from the inputs, so `pulumi up` puts the user back as the program makes it.
+ */
+export function stateAsFound(current: MongoUserState, found: { roles?: unknown }): MongoUserState {
+    if (!Array.isArray(found.roles)) return current;
+    const live = sortedRoles(found.roles as MongoRoles);
+    if (sameRoles(live, rolesOf(current))) return current;
+    return live.length === 0 ? { ...current, enabled: false } : { ...current, enabled: true, roles: live };
 }
 
 export function mongoUserProvider(run: MongoRunner = runAsAdmin): pulumi.dynamic.ResourceProvider<MongoUserState, MongoUserState> {
     const apply = async (props: MongoUserState, action: string) => {
-        await run(props, action, userCommands(props.user, props.database, props.password, await userExists(run, props), props.roles ?? TENANT_ROLES(props.database)));
+        const exists = (await findUser(run, props)) !== undefined;
+        await run(props, action, userCommands(props.user, props.database, props.password, exists, rolesOf(props)));
+        if (props.enabled === false) {
+            // A role change applies to the user's next commands; what runs already is ended here.
+            const [, operations] = await run(props, `end the sessions of ${props.user}`, [endSessionsCommand(props.user, props.database), userOperationsCommand(props.user, props.database)]);
+            const running = Array.isArray(operations?.inprog) ? (operations.inprog as { opid: unknown }[]) : [];
+            if (running.length > 0) await run(props, `end the operations of ${props.user}`, running.map((op) => killOpCommand(op.opid)));
+        }
         return props;
     };
     return {
         async diff(_id, olds, news) {
             const replaces = olds.user !== news.user || olds.database !== news.database ? ["user"] : [];
-            const roles = (p: MongoUserState) => JSON.stringify(p.roles ?? TENANT_ROLES(p.database));
-            return { changes: replaces.length > 0 || olds.password !== news.password || roles(olds) !== roles(news), replaces };
+            return { changes: replaces.length > 0 || olds.password !== news.password || !sameRoles(rolesOf(olds), rolesOf(news)), replaces };
         },
         async create(inputs) {
             return { id: `${inputs.database}.${inputs.user}`, outs: await apply(inputs, `create user ${inputs.user}`) };
@@ -103,11 +171,12 @@ export function mongoUserProvider(run: MongoRunner = runAsAdmin): pulumi.dynamic
             return { outs: await apply(news, `update user ${news.user}`) };
         },
         async delete(_id, props) {
-            if (await userExists(run, props)) await run(props, `drop user ${props.user}`, dropUserCommands(props.user, props.database));
+            if ((await findUser(run, props)) !== undefined) await run(props, `drop user ${props.user}`, dropUserCommands(props.user, props.database));
         },
         async read(id, props) {
             const current = props as MongoUserState;
-            return (await userExists(run, current)) ? { id, props: current } : {};
+            const found = await findUser(run, current);
+            return found === undefined ? {} : { id, props: stateAsFound(current, found) };
         },
     };
 }

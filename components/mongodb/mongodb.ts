@@ -4,7 +4,7 @@ import { generatedPassword } from "../../infra/passwords";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { MongoDatabase, MongoUser } from "./mongodb-admin";
 import { dataOptions } from "../options";
-import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
+import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs, loginDisabledAfter } from "../server";
 import { defaultImage } from "../engine";
 import { mongodbEngine } from "./engine";
 import { MONITOR_USER } from "../../infra/metrics";
@@ -92,7 +92,19 @@ export class MongodbTenant extends pulumi.ComponentResource implements Tenant {
             { parent: this, dependsOn: [args.admin.ready], ...dataOptions(args.decommissioned ?? false, args.protect ?? false) },
         );
         const password = pulumi.secret(generatedPassword(`${name}-password`, { parent: this }).result);
-        const user = new MongoUser(`${name}-user`, { ...connection, user: args.app, database: args.app, password }, { parent: this, dependsOn: [database] });
+        const user = new MongoUser(
+            `${name}-user`,
+            {
+                ...connection,
+                user: args.app,
+                database: args.app,
+                password,
+                // A retired tenancy (the app moved away) keeps its data; its user loses every role
+                // once the copy succeeded. Other tenants' inputs do not name `enabled` at all.
+                ...(args.retiredAfter !== undefined && { enabled: loginDisabledAfter(args.retiredAfter) }),
+            },
+            { parent: this, dependsOn: [database] },
+        );
 
         const host = pulumi.output(args.host);
         const port = pulumi.output(args.port);

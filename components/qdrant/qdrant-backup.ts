@@ -28,23 +28,43 @@ const PRELUDE = [
     'fetch() { fetched=$(qcall GET "/collections/$1/snapshots/$2") || fetched=000; mv "$QBODY" "$3"',
     '  qok DELETE "/collections/$1/snapshots/$2"',
     '  if [ "$fetched" != 200 ]; then echo "qdrant: GET /collections/$1/snapshots/$2: HTTP $fetched" >&2; exit 1; fi; }',
-    // Exit 0 when every collection of the app has no point (or does not exist), 1 when one has, and stops the script on any other answer.
-    "qempty() { for c in $QDRANT_COLLECTIONS; do",
-    "  code=$(qcall POST \"/collections/$c/points/count\" -H 'Content-Type: application/json' --data '{\"exact\":true}') || exit 1",
-    '  case "$code" in 404) continue;; 200) ;; *) echo "qdrant: count of $c: HTTP $code $(head -c 500 "$QBODY")" >&2; exit 1;; esac',
+    // The exact number of points of collection $1 in `n`, empty when the collection does not
+    // exist (404); stops the script on any other answer.
+    "qcount() { n=''; code=$(qcall POST \"/collections/$1/points/count\" -H 'Content-Type: application/json' --data '{\"exact\":true}') || exit 1",
+    '  case "$code" in 404) return 0;; 200) ;; *) echo "qdrant: count of $1: HTTP $code $(head -c 500 "$QBODY")" >&2; exit 1;; esac',
     '  n=$(sed -n \'s/.*"count" *: *\\([0-9][0-9]*\\).*/\\1/p\' "$QBODY")',
-    '  case "$n" in ""|*[!0-9]*) echo "qdrant: count of $c: $(head -c 500 "$QBODY")" >&2; exit 1;; 0) ;; *) return 1;; esac',
-    "done; return 0; }",
+    '  case "$n" in ""|*[!0-9]*) echo "qdrant: count of $1: $(head -c 500 "$QBODY")" >&2; exit 1;; esac; }',
+    // Exit 0 when every collection of the app has no point (or does not exist), 1 when one has.
+    'qempty() { for c in $QDRANT_COLLECTIONS; do qcount "$c"; case "$n" in ""|0) ;; *) return 1;; esac; done; return 0; }',
+    // Checks the bundle "$IN" before anything is sent: every entry a plain file
+    // <collection>.snapshot of one of the app's collections, so a bundle naming another
+    // collection is refused as a whole. Sets `bundle` to those collections (names of
+    // [a-z0-9_-] only); returns 1, saying why, otherwise.
+    'qbundle() { bundle=""; QBUNDLE=$(mktemp) || return 1; cleanup="$cleanup $QBUNDLE"',
+    '  tar -tvf "$IN" > "$QBUNDLE" || return 1',
+    "  if grep -qv '^-' \"$QBUNDLE\"; then echo \"restore: $IN holds something other than plain files\" >&2; return 1; fi",
+    '  tar -tf "$IN" > "$QBUNDLE" || return 1',
+    "  while IFS= read -r f; do",
+    "    c=${f%.snapshot}",
+    '    case "$c" in ""|*[!a-z0-9_-]*) ok=false;; *) case " $QDRANT_COLLECTIONS " in *" $c "*) ok=true;; *) ok=false;; esac;; esac',
+    '    if [ "$ok" != true ] || [ "$f" != "$c.snapshot" ]; then echo "restore: $IN holds $f, not a snapshot of a collection of $APP ($QDRANT_COLLECTIONS)" >&2; return 1; fi',
+    '    bundle="$bundle $c"',
+    '  done < "$QBUNDLE"; }',
+    // Deletes every point of collection $1 (an empty filter matches them all); one that does not
+    // exist is empty. Returns 1, saying why, when Qdrant refuses.
+    "qclear() { code=$(qcall POST \"/collections/$1/points/delete?wait=true\" -H 'Content-Type: application/json' --data '{\"filter\":{}}') || return 1",
+    '  case "$code" in 200|404) ;; *) echo "qdrant: emptying $1: HTTP $code $(head -c 500 "$QBODY")" >&2; return 1;; esac; }',
+    // Empties the collections the bundle "$IN" holds, once it is checked; returns 1 on a failure
+    // (never exits: a copy that failed runs it on its way out, before removing its files).
+    'qunload() { qbundle || return 1; for c in $bundle; do qclear "$c" || return 1; done; }',
 ].join("\n");
 
-// Snapshot files sit in a directory under their collection's name, each added to $cleanup as it
-// comes; $cleanup removes files, not directories, so a failed run leaves the directory, empty.
-const WORKDIR = ['QWORK=$(mktemp -d)', 'QLIST="$QWORK/.list"', 'cleanup="$cleanup $QLIST"'].join("\n");
-
 // The exact list of the app's collections, never a listing by prefix: app `a`'s prefix `a_` is
-// also the start of app `a_b`'s collections.
+// also the start of app `a_b`'s collections. Snapshot files sit in a directory (QWORK) under their
+// collection's name, each added to $cleanup as it comes (as in RESTORE); $cleanup removes files,
+// not directories, so a failed run leaves the directory, empty.
 const DUMP = [
-    WORKDIR,
+    "QWORK=$(mktemp -d)",
     'files=""',
     "for c in $QDRANT_COLLECTIONS; do",
     '  qok POST "/collections/$c/snapshots?wait=true"',
@@ -58,30 +78,21 @@ const DUMP = [
     'rm -f "$QWORK"/*.snapshot && rmdir "$QWORK"',
 ].join("\n");
 
-// Every entry must be a plain file <collection>.snapshot of one of the app's collections, checked
-// before anything is sent: a bundle naming another collection is refused as a whole.
+// The bundle is checked first (qbundle): a bundle naming another collection uploads nothing.
 const RESTORE = [
-    WORKDIR,
-    'tar -tvf "$IN" > "$QLIST"',
-    "if grep -qv '^-' \"$QLIST\"; then echo \"restore: $IN holds something other than plain files\" >&2; exit 1; fi",
-    'tar -tf "$IN" > "$QLIST"',
-    "while IFS= read -r f; do",
-    '  c=${f%.snapshot}',
-    '  case "$c" in ""|*[!a-z0-9_-]*) ok=false;; *) case " $QDRANT_COLLECTIONS " in *" $c "*) ok=true;; *) ok=false;; esac;; esac',
-    '  if [ "$ok" != true ] || [ "$f" != "$c.snapshot" ]; then echo "restore: $IN holds $f, not a snapshot of a collection of $APP ($QDRANT_COLLECTIONS)" >&2; exit 1; fi',
-    '  cleanup="$cleanup $QWORK/$f"',
-    'done < "$QLIST"',
+    "qbundle || exit 1",
+    "QWORK=$(mktemp -d)",
+    'for c in $bundle; do cleanup="$cleanup $QWORK/$c.snapshot"; done',
     'tar -xf "$IN" -C "$QWORK"',
-    "while IFS= read -r f; do",
-    '  qok POST "/collections/${f%.snapshot}/snapshots/upload?priority=snapshot&wait=true" -F "snapshot=@$QWORK/$f"',
-    'done < "$QLIST"',
-    'rm -f "$QWORK"/*.snapshot "$QLIST" && rmdir "$QWORK"',
+    'for c in $bundle; do qok POST "/collections/$c/snapshots/upload?priority=snapshot&wait=true" -F "snapshot=@$QWORK/$c.snapshot"; done',
+    'rm -f "$QWORK"/*.snapshot && rmdir "$QWORK"',
 ].join("\n");
 
 /**
  * Per collection of the app: create a snapshot, download it, delete it on the server; the
  * snapshots go into one tar. A restore uploads each to its own collection with
- * `priority=snapshot`, which replaces the collection (points, vectors, payload indexes).
+ * `priority=snapshot`, which replaces the collection (points, vectors, payload indexes). A move
+ * copies the same way and compares each collection's points on both servers.
  */
 export const QDRANT_BACKUP: EngineBackup<object, QdrantTenantOptions> = {
     clientImage: QDRANT_BACKUP_IMAGE,
@@ -99,9 +110,21 @@ export const QDRANT_BACKUP: EngineBackup<object, QdrantTenantOptions> = {
         prelude: PRELUDE,
         dump: DUMP,
         isEmpty: "qempty",
-        // Nothing to empty first: recovering a snapshot replaces its collection whole. A collection
-        // the backup does not hold (added since) keeps its points.
-        clear: ":",
+        // The collections the backup holds (once the bundle is checked) lose every point: what a
+        // copy that fails after it began recovering them leaves is an empty target again. Before a
+        // restore it only empties what the recovery replaces whole anyway. A collection the
+        // backup does not hold (added since) keeps its points.
+        clear: "qunload",
         restore: RESTORE,
+        // `<collection> <points>` for each of the app's collections, counted exactly; one that
+        // does not exist is `absent`, never 0.
+        count: 'for c in $QDRANT_COLLECTIONS; do qcount "$c"; echo "$c ${n:-absent}"; done',
+        // No freeze: an app's token is a JWT signed with the server's one api key, so it cannot be
+        // taken back or narrowed to reads for one tenant (a new key would cut off every tenant).
+        // What the app writes to the old server while its copy runs is not copied: stop its
+        // writes for the move. A count that changes between a snapshot and the count fails the
+        // copy; a write that changes no count (an update, an upsert of an existing point) goes
+        // unnoticed. For the same reason the old tenancy's token keeps working on the old server
+        // after the move.
     },
 };
