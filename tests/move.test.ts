@@ -4,6 +4,8 @@
 import * as assert from "assert";
 import { copyInScript, copyOutScript } from "../components/backup";
 import { DOCKER_MOVE_SCRIPT } from "../infra/docker-move";
+import * as docker from "@pulumi/docker";
+import { DatabasePlatform } from "../components/platform";
 import { engineNamed } from "../components/engines";
 import { kubernetesServiceHost } from "../infra/kubernetes";
 import { COPY_TO_LABEL, JOB_FOR_LABEL } from "../infra/naming";
@@ -66,8 +68,12 @@ describe("moving an app between shared and dedicated", function () {
         it("refuses a move of an engine that cannot copy one tenant", () => {
             const neo4j = problemsOf({ target: "kubernetes", engines: { neo4j: {} }, apps: { app_a: { neo4j: { placement: "dedicated", moveFrom: "shared" } } } });
             assert.ok(neo4j.some((p) => /^apps\.app_a\.neo4j\.moveFrom: Neo4j Community cannot back up .*so its data cannot be copied; move it by hand$/.test(p)), neo4j.join("\n"));
-            const mongodb = problemsOf({ target: "kubernetes", engines: { mongodb: {} }, apps: { app_a: { mongodb: { placement: "dedicated", moveFrom: "shared" } } } });
-            assert.deepStrictEqual(mongodb, ["apps.app_a.mongodb.moveFrom: MongoDB cannot check a copy yet (no count); move it by hand"]);
+            const enterprise = problemsOf({
+                target: "kubernetes",
+                engines: { neo4j: { edition: "enterprise", acceptLicenseAgreement: true } },
+                apps: { app_a: { neo4j: { placement: "dedicated", moveFrom: "shared" } } },
+            });
+            assert.ok(enterprise.some((p) => /^apps\.app_a\.neo4j\.moveFrom: .*so its data cannot be copied; move it by hand$/.test(p)), enterprise.join("\n"));
         });
 
         it("plans the app on its new server, and keeps its retired tenancy where its data is now", () => {
@@ -426,6 +432,35 @@ describe("moving MongoDB and Qdrant (config, and rendered under mocks on Kuberne
             assert.strictEqual(retired.inputs.enabled, false);
             assert.ok(retired.dependencies.includes(find.one(COMMAND, "app_a-mongodb-move").urn));
             assert.ok(!("enabled" in find.one(MONGO_USER, "mongodb-app-a/app_a-user").rawInputs));
+        });
+    });
+    describe("safety of the move's objects (review)", () => {
+        it("starts the copy Job only once both servers admit it, and runs a failed one again on the next pulumi up", async () => {
+            const run = await runStackConfig(MOVING);
+            const find = finder(run.resources);
+            const job = find.one(JOB, "app_a-postgresql-move-copy");
+            for (const server of ["postgresql", "postgresql-app-a"]) assert.ok(job.dependencies.includes(find.one(NETPOL, `${server}-clients`).urn), `the copy waits for ${server}'s admission`);
+            assert.deepStrictEqual(job.inputs.metadata.annotations, { "pulumi.com/replaceUnready": "true" });
+        });
+
+        it("in a protected stack, keeps the old copy retained but not protected, so finishing the move can remove it; the new one is protected", async () => {
+            const run = await runStackConfig({ ...stack({ postgresql: { placement: "shared", moveFrom: "dedicated" } }), protect: true });
+            const find = finder(run.resources);
+            const old = find.one("postgresql:index/database:Database", "postgresql-app-a/app_a-database");
+            assert.deepStrictEqual([old.retainOnDelete, old.protect], [true, false]);
+            const live = find.one("postgresql:index/database:Database", "postgresql/app_a-database");
+            assert.deepStrictEqual([live.retainOnDelete, live.protect], [true, true]);
+            // The dedicated server it leaves holds only the old copy: not protected either (its volume claim is kept by the StatefulSet's retention policy).
+            assert.strictEqual(find.one("kubernetes:apps/v1:StatefulSet", "postgresql-app-a").protect, false);
+            assert.strictEqual(find.one("kubernetes:apps/v1:StatefulSet", "postgresql").protect, true);
+        });
+
+        it("refuses, as a library, a plan that moves an app from a server it does not hold", async () => {
+            const servers = planTopology(parseStackConfig(MOVING)).servers.filter((s) => s.name !== "postgresql");
+            await assert.rejects(
+                runProgram(() => new DatabasePlatform("p", { target: { kind: "docker", provider: new docker.Provider("d", {}), namePrefix: "p" }, servers })),
+                /DatabasePlatform p: app_a moves from server postgresql, which is not planned/,
+            );
         });
     });
 });
