@@ -5,6 +5,7 @@ import * as assert from "assert";
 import { stackFileConfig, stackNames } from "../stacks/files";
 import { RecordedResource, finder, runProgram } from "./helpers/pulumi";
 import { runStackConfig, runStackFile } from "./helpers/stacks";
+import { modelFor } from "./helpers/models";
 import * as k8s from "@pulumi/kubernetes";
 import { PostgresqlServer } from "../components/postgresql/postgresql";
 import { KubernetesRuntime } from "../infra/kubernetes";
@@ -20,17 +21,6 @@ function admitted(policy: RecordedResource, clientPort?: number): string[] {
     return rules.flatMap((rule: { from: { namespaceSelector?: { matchLabels: Record<string, string> } }[] }) =>
         rule.from.flatMap((f) => (f.namespaceSelector ? [f.namespaceSelector.matchLabels["kubernetes.io/metadata.name"]] : [])),
     );
-}
-
-/** The kubernetes-models class for an object's apiVersion and kind. */
-async function modelFor(apiVersion: string, kind: string): Promise<new (data: unknown) => { validate(): void }> {
-    const group = apiVersion.includes("/") ? apiVersion : `core/${apiVersion}`;
-    const [g, v] = group.split("/");
-    // Prometheus Operator's kinds come from its own package of models.
-    const root = g === "monitoring.coreos.com" ? "@kubernetes-models/prometheus-operator" : "kubernetes-models";
-    const path = g === "core" ? `${root}/${v}/${kind}` : `${root}/${g}/${v}/${kind}`;
-    const mod = (await import(path)) as Record<string, new (data: unknown) => { validate(): void }>;
-    return mod[kind];
 }
 
 describe("isolation and manifests", () => {

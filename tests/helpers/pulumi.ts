@@ -105,6 +105,16 @@ export async function runProgram<T>(
                     passwords.push(password);
                     state[args.type === RANDOM_PASSWORD ? "result" : "password"] = password;
                 }
+                // @pulumi/tls: PEM-shaped stand-ins derived from the name; keys count as secrets for the audit.
+                if (args.type === "tls:index/privateKey:PrivateKey") {
+                    const key = `-----BEGIN PRIVATE KEY-----\n${mockPassword(args.name)}\n-----END PRIVATE KEY-----\n`;
+                    passwords.push(mockPassword(args.name));
+                    Object.assign(state, { privateKeyPem: key, privateKeyPemPkcs8: key });
+                }
+                if (args.type === "tls:index/certRequest:CertRequest") state.certRequestPem = `-----BEGIN CERTIFICATE REQUEST-----\n${args.name}\n-----END CERTIFICATE REQUEST-----\n`;
+                if (args.type === "tls:index/selfSignedCert:SelfSignedCert" || args.type === "tls:index/locallySignedCert:LocallySignedCert") {
+                    state.certPem = `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n`;
+                }
                 if (args.type === DOCKER_CONTAINER) {
                     // Like Docker: a port published without `external` gets one chosen by the engine.
                     const ports = (args.inputs.ports ?? []) as { internal: number; external?: number }[];
