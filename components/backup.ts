@@ -19,6 +19,12 @@ export interface BackupCommands {
     isEmpty: string;
     /** Empties the app's database before a restore with REPLACE=true. */
     clear: string;
+    /**
+     * Empties what a copy-in began to load, when the copy fails (copyInScript). @default clear
+     * (Qdrant's clear is nothing: a snapshot replaces its collection whole, so a restore with
+     * REPLACE that fails keeps the old points; a copy that fails must leave none)
+     */
+    unload?: string;
     /** Loads the file "$IN" into the app's database. */
     restore: string;
     /**
@@ -254,15 +260,21 @@ export function copyInScript(commands: BackupCommands): string {
             `COUNTED_AT=$(cat ${COUNTED_AT})`,
             'case "$COUNTED_AT" in ""|*[!0-9]*) echo "copy: $BACKUP_DIR/counted-at is not a time" >&2; exit 1;; esac',
             "if ! { " + commands.isEmpty + "; }; then",
-            '  echo "copy: the $ENGINE database of $APP on the target already holds data, and a move copies only into an empty one: is moveFrom the placement its data is on now? (A copy that failed leaves the target empty; an old copy left there is dropped with decommission.)" >&2; exit 1',
+            '  echo "copy: the $ENGINE database of $APP on the target already holds data, and a move copies only into an empty one: is moveFrom the placement its data is on now? (A copy that failed leaves the target empty, unless it was killed outright; an old copy left there is dropped with decommission.)" >&2; exit 1',
             "fi",
-            // From the first write on, a failure empties the target again.
+            // From the first write on, a failure empties the target again, also when the copy is
+            // stopped (a Job's deadline, an evicted pod, a cancelled pulumi up): the restore runs
+            // in the background, so that a TERM reaches the shell (PID 1 in a container ignores a
+            // signal it does not trap) while it waits; the shell ends the restore and unloads.
             'copied=false',
-            `unload() {
-${commands.clear}
-}`,
-            `trap 'if [ "$copied" != true ]; then echo "copy: emptying the target again" >&2; unload >&2 || echo "copy: could not empty the target" >&2; fi; rm -f $cleanup' EXIT`,
-            commands.restore,
+            `unload() {\n${commands.unload ?? commands.clear}\n}`,
+            `trap 'if [ "$copied" != true ]; then echo "copy: emptying the target again" >&2; if ( cleanup=""; trap '"'"'rm -f $cleanup'"'"' EXIT; unload ) >&2; then :; else echo "copy: could not empty the target: empty it by hand before the copy runs again" >&2; fi; fi; rm -f $cleanup' EXIT`,
+            // Stopped: the restore and every other process of the script's group end (the shell
+            // ignores the TERM it sends them), then the EXIT trap unloads.
+            `trap 'trap "" TERM INT; echo "copy: stopped" >&2; kill -TERM 0 2>/dev/null || true; wait; exit 143' TERM INT`,
+            // A subshell: the temporary files it makes are its own to remove.
+            `(\ncleanup=""\ntrap 'rm -f $cleanup' EXIT\n${commands.restore}\n) &`,
+            'if ! wait $!; then exit 1; fi',
             'COUNTED=$(mktemp)',
             'cleanup="$cleanup $COUNTED"',
             ...counted,

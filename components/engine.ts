@@ -97,6 +97,8 @@ export interface ServerContext {
     parent: pulumi.Resource;
     /** Moves: by `<app>-<engine>`, what resolves once the app's copy succeeded (its retired tenancy's login is disabled then). */
     copied?: ReadonlyMap<string, pulumi.Output<unknown>>;
+    /** Apps with a move in progress (of any engine): `decommission` drops only their old copies. */
+    moving?: ReadonlySet<string>;
 }
 
 /** A built server: where apps reach it, and its tenants by app. */
@@ -177,8 +179,11 @@ export interface EngineDescriptor<Name extends string = string, EngineRaw = any,
     resolveSettings(raw: EngineRaw, base: { version: string; storageGi: number; resources: Resources }, path: string): { options: Options; problems: string[] };
     /** An app's own settings from `apps.<app>.<engine>`, and problems with them (each starting with `path`). */
     resolveTenant(raw: AppRaw, use: { app: string; placement: Placement; settings: Options }, path: string): { options: TenantOptions; problems: string[] };
-    /** Why an app's settings cannot stay its own through a move (Redis: its db number must be written down), or undefined. */
-    moveProblem?(raw: AppRaw): string | undefined;
+    /**
+     * Why this app cannot be moved with these settings (Redis: its db number must be written
+     * down; PostgreSQL: the server's version), or undefined.
+     */
+    moveProblem?(raw: AppRaw, server: { version: string; options: Options }): string | undefined;
     /** Problems of a planned server with its tenants, as config messages; the server component applies the same rules. */
     serverProblems?(server: ServerPlan<Options, TenantOptions>): string[];
     /** Derived settings and connection budget of a planned server; config refuses a budget that does not fit. */
@@ -269,15 +274,15 @@ export function serverArgsOf(plan: ServerPlan, context: ServerContext) {
 }
 
 /**
- * The tenant specs of a plan, with the platform's decommission decision. While an app moves,
- * listing it in `decommission` drops only the old copy it leaves (its retired tenancy), never
- * the one it moves to.
+ * The tenant specs of a plan, with the platform's decommission decision. While an app moves
+ * (any of its engines), listing it in `decommission` drops only the old copies it leaves (its
+ * retired tenancies), never its data anywhere else.
  */
 export function tenantSpecsOf<TenantOptions>(plan: ServerPlan<unknown, TenantOptions>, context: ServerContext) {
     return plan.tenants.map((t) => ({
         app: t.app,
         namespace: t.namespace,
-        decommissioned: context.decommission.has(t.app) && t.moveFrom === undefined,
+        decommissioned: context.decommission.has(t.app) && (context.moving?.has(t.app) ? t.retired === true : true),
         ...(t.moveFrom !== undefined && { movedIn: true }),
         ...(t.retired && context.copied?.has(tenantName(t.app, t.engine)) && { retiredAfter: context.copied.get(tenantName(t.app, t.engine)) }),
         ...t.options,

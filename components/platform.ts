@@ -71,12 +71,13 @@ export class DatabasePlatform extends pulumi.ComponentResource {
         const moves = args.servers.flatMap((plan) => plan.tenants.filter((t) => t.moveFrom !== undefined).map((tenant) => ({ plan, tenant })));
         const copiedResolvers = new Map(moves.map(({ plan, tenant }) => [tenantName(tenant.app, plan.engine), pulumi.deferredOutput<unknown>()] as const));
         const copied = new Map([...copiedResolvers].map(([key, [output]]) => [key, output]));
+        const moving = new Set(moves.map((m) => m.tenant.app));
 
         const tenants: Tenant[] = [];
         const summaries: pulumi.Output<ServerSummary>[] = [];
         const built = new Map<string, BuiltServer>();
         for (const plan of args.servers) {
-            const server = engineNamed(plan.engine).createServer(plan, { runtime, protect, decommission, parent: this, copied });
+            const server = engineNamed(plan.engine).createServer(plan, { runtime, protect, decommission, parent: this, copied, moving });
             built.set(plan.name, server);
             // A retired tenancy (an app moving away) keeps its data but gives the app nothing.
             tenants.push(...plan.tenants.filter((t) => !t.retired).map((t) => server.tenants[t.app]));
@@ -248,6 +249,7 @@ function dockerMove(plan: ServerPlan, t: TenantPlan, built: Map<string, BuiltSer
     const command = dockerMoveCommand(
         `${tenantName(t.app, plan.engine)}-move`,
         {
+            name: dockerContainerName(target.namePrefix, `move-${dnsName(t.app)}-${plan.engine}`),
             image: hook.clientImage?.image ?? plan.settings.image,
             passwordVar: hook.tenantPasswordEnv,
             from: side(t.moveFrom!.server, built.get(t.moveFrom!.server)!.tenants[t.app], true),

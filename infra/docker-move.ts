@@ -15,6 +15,7 @@ export const DOCKER_MOVE_DIR = "/backups";
 
 /**
  * The command's script (sh), the same for every move: the rest is in its environment.
+ * - MOVE_NAME: the move's name (its containers are `<name>-from` and `<name>-to`);
  * - MOVE_IMAGE: the image both halves run in;
  * - MOVE_{FROM,TO}_CONTAINER: the server containers;
  * - MOVE_{FROM,TO}_VARS: `NAME=value` lines every half reads (the hook's, APP, BACKUP_DIR, ...);
@@ -43,9 +44,11 @@ export const DOCKER_MOVE_SCRIPT = [
     'envfile from "$MOVE_FROM_CONTAINER" "$MOVE_FROM_VARS" "$MOVE_FROM_SERVER_VARS" "${MOVE_FROM_PASSWORD:-}"',
     'envfile to "$MOVE_TO_CONTAINER" "$MOVE_TO_VARS" "$MOVE_TO_SERVER_VARS" "${MOVE_TO_PASSWORD:-}"',
     'mkdir "$work/copy"',
-    // As the operator's user, like npm run backup: the copy directory is theirs, mode 0700.
+    // As the operator's user, like npm run backup: the copy directory is theirs, mode 0700. Named
+    // after the move, so a run cannot overlap one still going (a cancelled pulumi up leaves its
+    // container running); --init passes a stop on to the script, which empties a half-loaded target.
     "half() {",
-    `  docker run --rm --network="container:$1" --user="$(id -u):$(id -g)" --env-file="$work/$2.env" --volume="$work/copy:${DOCKER_MOVE_DIR}" --entrypoint=sh "$MOVE_IMAGE" -c "$3"`,
+    `  docker run --rm --init --name="$MOVE_NAME-$2" --network="container:$1" --user="$(id -u):$(id -g)" --env-file="$work/$2.env" --volume="$work/copy:${DOCKER_MOVE_DIR}" --entrypoint=sh "$MOVE_IMAGE" -c "$3"`,
     "}",
     'half "$MOVE_FROM_CONTAINER" from "$MOVE_COPY_OUT"',
     'half "$MOVE_TO_CONTAINER" to "$MOVE_COPY_IN"',
@@ -63,6 +66,8 @@ export interface DockerMoveSide {
 }
 
 export interface DockerMoveSpec {
+    /** Unique per Docker engine: the stack's prefix, the app and the engine. */
+    name: string;
     image: string;
     /** The variable that carries the app's password, when the scripts log in as the app. */
     passwordVar?: string;
@@ -103,7 +108,9 @@ export function dockerMoveEnvironment(spec: DockerMoveSpec): Record<string, pulu
         if (s.password === undefined) throw new Error(`the app's password on ${s.container} is needed (as ${spec.passwordVar})`);
         return { [`MOVE_${which}_PASSWORD`]: pulumi.secret(s.password) };
     };
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(spec.name)) throw new Error(`${JSON.stringify(spec.name)} is not a Docker container name`);
     return {
+        MOVE_NAME: spec.name,
         MOVE_IMAGE: spec.image,
         MOVE_FROM_CONTAINER: from.container,
         MOVE_TO_CONTAINER: to.container,
@@ -120,9 +127,10 @@ export function dockerMoveEnvironment(spec: DockerMoveSpec): Record<string, pulu
 }
 
 /**
- * The move's command, run once by `pulumi up` after `dependsOn`. Nothing of it is ever run
- * again while it exists (ignoreChanges): a second copy would empty the new server's database,
- * and the app writes there by then.
+ * The move's command, run by `pulumi up` after `dependsOn` until it succeeds once (a command that
+ * failed is not kept, so the next `pulumi up` runs it again). Nothing of it runs again while it
+ * exists (ignoreChanges): the app writes on the new server by then, and a second copy would only
+ * be refused (a copy fills an empty target only).
  */
 export function dockerMoveCommand(name: string, spec: DockerMoveSpec, dependsOn: pulumi.Input<pulumi.Resource>[], parent: pulumi.Resource): command.local.Command {
     return new command.local.Command(

@@ -254,6 +254,8 @@ export function tenantMoveJob(name: string, spec: TenantMoveJobSpec, namespace: 
     const podLabels = { ...labels, [JOB_FOR_LABEL]: spec.from.server, [COPY_TO_LABEL]: spec.to.server };
     const pod = {
         ...jobPod({ emptyDir: {} }),
+        // Stopped (its deadline, an eviction), the copy-in empties what it loaded: time to do it.
+        terminationGracePeriodSeconds: 300,
         initContainers: [serverContainer("copy-out", spec.image, spec.copyOut, { ...spec.from.env, ...common }, spec.from.server, spec.from.serverSecretEnv, login("from"))],
         containers: [serverContainer("copy-in", spec.image, spec.copyIn, { ...spec.to.env, ...common }, spec.to.server, spec.to.serverSecretEnv, login("to"))],
     };

@@ -278,7 +278,7 @@ function resolveMove(engine: EngineDescriptor, app: string, use: RawUse, placeme
     else if (cannot !== undefined) problems.push(`${at}: ${cannot}, so its data cannot be copied; move it by hand`);
     else if (engine.backup!.commands.count === undefined) problems.push(`${at}: ${engine.title} cannot check a copy yet (no count); move it by hand`);
     else if (use.restore !== undefined) problems.push(`${at}: a move and a restore at once; move first, then restore`);
-    else if (engine.moveProblem?.(use) !== undefined) problems.push(`${at}: ${engine.moveProblem(use)}`);
+    else if (engine.moveProblem?.(use, settings) !== undefined) problems.push(`${at}: ${engine.moveProblem(use, settings)}`);
     return { moveFrom };
 }
 

@@ -77,6 +77,8 @@ interface Engine {
     truncate(dir: string, work: string, s: Server): { path: string[]; source: string; target: string };
     /** The first call of the dump tool, to pause at: tool and a word of its arguments. */
     dumpTool: { name: string; word: string };
+    /** The restore's tool call, to let it load and then hang: tool and a word of its arguments. */
+    restoreTool: { name: string; word: string };
     /** What the running app's open connection is told when the freeze ends it (none: it lives on), and its write's error. */
     existingSession: { events: string[]; write: string };
     /** A new connection's write error during the freeze. */
@@ -125,6 +127,17 @@ function pausingWrapper(dir: string, tool: string, word: string, searchPath: str
     const script = [
         "#!/bin/sh",
         `case " $* " in *" ${word} "*) if [ ! -e '${dir}/paused' ]; then : > '${dir}/paused'; while [ ! -e '${dir}/go' ]; do sleep 0.01; done; fi;; esac`,
+        `exec '${real}' "$@"`,
+    ].join("\n");
+    fs.writeFileSync(path.join(dir, tool), script, { mode: 0o755 });
+}
+
+/** A wrapper of `tool` in `dir` that, at its first call with `word`, runs it and then hangs (leaving `<dir>/loaded`): a restore that loaded and never returns. */
+function hangingWrapper(dir: string, tool: string, word: string, searchPath: string): void {
+    const real = execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8", env: { PATH: searchPath } }).trim();
+    const script = [
+        "#!/bin/sh",
+        `case " $* " in *" ${word} "*) if [ ! -e '${dir}/loaded' ]; then '${real}' "$@"; : > '${dir}/loaded'; exec sleep 600; fi;; esac`,
         `exec '${real}' "$@"`,
     ].join("\n");
     fs.writeFileSync(path.join(dir, tool), script, { mode: 0o755 });
@@ -230,6 +243,7 @@ function postgresql(): Engine {
             return { path: [work], source: "public.notes 4", target: "public.notes 0" };
         },
         dumpTool: { name: "pg_dump", word: "--format=custom" },
+        restoreTool: { name: "pg_restore", word: "--exit-on-error" },
         existingSession: {
             events: ["terminating connection due to administrator command", "Connection terminated unexpectedly"],
             write: "Client has encountered a connection error and is not queryable",
@@ -340,6 +354,7 @@ function mariadb(): Engine {
             return { path: [], source: "notes 4", target: "notes 3" };
         },
         dumpTool: { name: "mysqldump", word: "--single-transaction" },
+        restoreTool: { name: "mysql", word: "--binary-mode" },
         existingSession: { events: ["Connection lost: The server closed the connection."], write: "Can't add new command when connection is in closed state" },
         frozenWrite: "INSERT command denied to user 'app_a'@'localhost' for table `app_a`.`notes`",
         async intrude(s, intruder, victim) {
@@ -479,6 +494,7 @@ function redis(): Engine {
             return { path: [], source: "db1 7", target: "db1 6" };
         },
         dumpTool: { name: "redis-cli", word: "EVAL" },
+        restoreTool: { name: "redis-cli", word: "--pipe" },
         existingSession: { events: [], write: "NOPERM this user has no permissions to run the 'set' command" },
         frozenWrite: "NOPERM this user has no permissions to run the 'set' command",
         async intrude(s, intruder, victim) {
@@ -731,6 +747,28 @@ describe("moving a tenant between two real servers per engine", function () {
                 await neighboursUntouched();
             });
 
+            it("stopped while it loads (a Job's deadline, an evicted pod), a copy-in ends its restore and empties the target again", async () => {
+                await engine.empty(A);
+                const nothing = await engine.data(A, APP);
+                const bin = newDir("hang");
+                hangingWrapper(bin, engine.restoreTool.name, engine.restoreTool.word, [A.binPath, process.env.PATH].filter(Boolean).join(":"));
+                // In a process group of its own, as the shell is in its container.
+                const child = spawn("sh", ["-c", copyInScript(hook.commands)], { env: env(A, there, { path: [bin] }), detached: true });
+                let stderr = "";
+                child.stderr!.on("data", (d) => (stderr += d));
+                const done = new Promise<number | null>((resolve) => child.once("close", (status) => resolve(status)));
+                await until("the restore to load", () => fs.existsSync(path.join(bin, "loaded")) || child.exitCode !== null, 10000);
+                assert.ok(fs.existsSync(path.join(bin, "loaded")), stderr);
+                assert.notDeepStrictEqual(await engine.data(A, APP), nothing, "the restore loaded data before it hung");
+                process.kill(child.pid!, "SIGTERM");
+                assert.strictEqual(await done, 143, stderr);
+                assert.match(stderr, /copy: stopped\ncopy: emptying the target again\n$/);
+                assert.deepStrictEqual(await engine.data(A, APP), nothing, "nothing of the copy is left");
+                // The restore's own children got the same TERM (dead ones wait as zombies for whoever reaps orphans).
+                const left = () => spawnSync("sh", ["-c", `ps -o stat= -g ${child.pid} | grep -v '^Z' || true`], { encoding: "utf8" }).stdout.trim();
+                await until("no process of the copy to be left", () => left() === "", 3000);
+            });
+
             it("refuses a copy directory that is not one copy: a second copy-out into it, a copy-in without counts", async () => {
                 const dir = newDir("refused");
                 for (const f of fs.readdirSync(there)) fs.copyFileSync(path.join(there, f), path.join(dir, f));
@@ -799,7 +837,12 @@ describe("moving a tenant between two real servers per engine", function () {
                 const calls = fs.readFileSync(path.join(fake, "calls"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as string[]);
                 assert.deepStrictEqual(calls.map((c) => c[0]), ["inspect", "inspect", "run", "run"]);
                 const uid = `--user=${process.getuid!()}:${process.getgid!()}`;
-                assert.ok(calls.filter((c) => c[0] === "run").every((c) => c.includes(uid) && c.includes("--rm")), "as the operator's user, removed afterwards");
+                assert.ok(calls.filter((c) => c[0] === "run").every((c) => c.includes(uid) && c.includes("--rm") && c.includes("--init")), "as the operator's user, removed afterwards, stops passed on");
+                assert.deepStrictEqual(
+                    calls.filter((c) => c[0] === "run").map((c) => c.find((a) => a.startsWith("--name="))),
+                    [`--name=tenant-databases-dev-move-app-a-${engine.engine}-from`, `--name=tenant-databases-dev-move-app-a-${engine.engine}-to`],
+                    "one container name per half and move: a second run cannot overlap one still going",
+                );
                 for (const password of [B.passwords[APP], A.passwords[APP], ...Object.values(B.serverEnv)]) assert.ok(!JSON.stringify(calls).includes(password), "no password on a command line");
                 // A server container that is not there fails the command before either half runs.
                 fs.rmSync(path.join(fake, "calls"));

@@ -455,6 +455,66 @@ describe("moving MongoDB and Qdrant (config, and rendered under mocks on Kuberne
             assert.strictEqual(find.one("kubernetes:apps/v1:StatefulSet", "postgresql").protect, true);
         });
 
+        it("refuses a PostgreSQL move below 14 (the freeze ends sessions with a timeout)", () => {
+            const problems = problemsOf({ ...MOVING, engines: { postgresql: { version: "13" }, redis: {} } });
+            assert.ok(problems.includes("apps.app_a.postgresql.moveFrom: a move needs PostgreSQL 14 or newer; this server runs 13"), problems.join("\n"));
+        });
+
+        it("with the moving app in decommission, drops only its old copies: its data of engines it does not move stays retained and protected", async () => {
+            const run = await runStackConfig({
+                target: "kubernetes",
+                protect: true,
+                decommission: ["app_a"],
+                engines: { postgresql: {}, mysql: {}, mongodb: {}, qdrant: {} },
+                apps: {
+                    app_a: {
+                        postgresql: { placement: "dedicated", moveFrom: "shared" },
+                        mongodb: { placement: "dedicated", moveFrom: "shared" },
+                        qdrant: { placement: "dedicated", moveFrom: "shared", collections: { docs: { size: 4, distance: "Cosine" } } },
+                        mysql: {},
+                    },
+                    app_b: { postgresql: {}, mysql: {}, mongodb: {}, qdrant: { collections: { docs: { size: 4, distance: "Cosine" } } } },
+                },
+            });
+            const options = (type: string, name: string) => {
+                const r = finder(run.resources).one(type, name);
+                return [r.retainOnDelete, r.protect];
+            };
+            // The old copies: dropped with the app's decommission.
+            assert.deepStrictEqual(options("postgresql:index/database:Database", "postgresql/app_a-database"), [false, false]);
+            assert.deepStrictEqual(options("pulumi-nodejs:dynamic/mongodb:Database", "mongodb/app_a-database"), [false, false]);
+            assert.deepStrictEqual(options("pulumi-nodejs:dynamic/qdrant:Collection", "qdrant/app_a-docs"), [false, false]);
+            // Its data everywhere else: kept and protected.
+            assert.deepStrictEqual(options("postgresql:index/database:Database", "postgresql-app-a/app_a-database"), [true, true]);
+            assert.deepStrictEqual(options("pulumi-nodejs:dynamic/mongodb:Database", "mongodb-app-a/app_a-database"), [true, true]);
+            assert.deepStrictEqual(options("pulumi-nodejs:dynamic/qdrant:Collection", "qdrant-app-a/app_a-docs"), [true, true]);
+            assert.deepStrictEqual(options("mysql:index/database:Database", "mysql/app_a-database"), [true, true], "the engine it does not move");
+        });
+
+        it("without decommission, keeps every engine's old copy retained but not protected", async () => {
+            const run = await runStackConfig({
+                target: "kubernetes",
+                protect: true,
+                engines: { mongodb: {}, qdrant: {}, mysql: {} },
+                apps: {
+                    app_a: {
+                        mongodb: { placement: "dedicated", moveFrom: "shared" },
+                        qdrant: { placement: "dedicated", moveFrom: "shared", collections: { docs: { size: 4, distance: "Cosine" } } },
+                        mysql: { placement: "dedicated", moveFrom: "shared" },
+                    },
+                },
+            });
+            const find = finder(run.resources);
+            for (const [type, name] of [
+                ["pulumi-nodejs:dynamic/mongodb:Database", "mongodb/app_a-database"],
+                ["pulumi-nodejs:dynamic/qdrant:Collection", "qdrant/app_a-docs"],
+                ["mysql:index/database:Database", "mysql/app_a-database"],
+            ]) {
+                const r = find.one(type, name);
+                assert.deepStrictEqual([r.retainOnDelete, r.protect], [true, false], name);
+            }
+        });
+
         it("refuses, as a library, a plan that moves an app from a server it does not hold", async () => {
             const servers = planTopology(parseStackConfig(MOVING)).servers.filter((s) => s.name !== "postgresql");
             await assert.rejects(

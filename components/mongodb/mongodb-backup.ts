@@ -59,8 +59,8 @@ export const MONGODB_BACKUP: EngineBackup<MongodbOptions, object> = {
         ].join(" ")}"`,
         // As the admin (these commands' login): the app's user keeps only `read` on its database,
         // then its sessions are ended (by owner digest; see mongodb-admin.ts), which aborts its
-        // open transactions, and its operations still running (outside sessions too) are killed,
-        // until none is left (10 s at most). What the app sees: writes fail with `not authorized
+        // open transactions, and the operations it had running then (outside sessions too) are
+        // killed and waited for (10 s at most). What the app sees: writes fail with `not authorized
         // on <app> to execute command` (Unauthorized, code 13) from its next command on, at once
         // on its open connections too; a write or read in progress fails as interrupted, an open
         // transaction as aborted, a cursor it was reading as killed; new reads go on. A user with
@@ -73,11 +73,15 @@ export const MONGODB_BACKUP: EngineBackup<MongodbOptions, object> = {
             "ok(d.runCommand({ updateUser: e.APP, roles: [{ role: 'read', db: e.APP }] }));",
             "const a = d.getSiblingDB('admin');",
             "ok(a.runCommand({ killAllSessionsByPattern: [{ uid: BinData(0, require('crypto').createHash('sha256').update(e.APP + '@' + e.APP).digest('base64')) }] }));",
+            // The operations running now began before the role change (a write among them could
+            // still write): each is killed, and waited for. Later ones run with `read` only, so a
+            // reader that always has one in flight (a change stream) does not hold the freeze.
+            "const old = ok(a.runCommand({ currentOp: 1, 'effectiveUsers.user': e.APP, 'effectiveUsers.db': e.APP })).inprog.map(o => o.opid);",
+            "old.forEach(op => ok(a.runCommand({ killOp: 1, op: op })));",
             "for (let i = 0; ; i++) {",
-            "const ops = ok(a.runCommand({ currentOp: 1, 'effectiveUsers.user': e.APP, 'effectiveUsers.db': e.APP })).inprog;",
-            "if (ops.length === 0) break;",
-            "if (i === 100) throw new Error('freeze: ' + ops.length + ' operations of ' + e.APP + ' did not end within 10 seconds');",
-            "ops.forEach(o => ok(a.runCommand({ killOp: 1, op: o.opid })));",
+            "const left = ok(a.runCommand({ currentOp: 1, 'effectiveUsers.user': e.APP, 'effectiveUsers.db': e.APP })).inprog.filter(o => old.includes(o.opid));",
+            "if (left.length === 0) break;",
+            "if (i === 100) throw new Error('freeze: ' + left.length + ' operations of ' + e.APP + ' did not end within 10 seconds');",
             "sleep(100);",
             "}",
         ].join(" ")}"`,

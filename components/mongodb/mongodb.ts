@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { generatedPassword } from "../../infra/passwords";
 import { Tenant, PasswordCredentials, credentialUrl } from "../credentials";
 import { MongoDatabase, MongoUser } from "./mongodb-admin";
-import { dataOptions } from "../options";
+import { tenancyDataOptions } from "../options";
 import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs, loginDisabledAfter } from "../server";
 import { defaultImage } from "../engine";
 import { mongodbEngine } from "./engine";
@@ -89,7 +89,7 @@ export class MongodbTenant extends pulumi.ComponentResource implements Tenant {
         const database = new MongoDatabase(
             `${name}-database`,
             { ...connection, database: args.app },
-            { parent: this, dependsOn: [args.admin.ready], ...dataOptions(args.decommissioned ?? false, args.protect ?? false) },
+            { parent: this, dependsOn: [args.admin.ready], ...tenancyDataOptions(args) },
         );
         const password = pulumi.secret(generatedPassword(`${name}-password`, { parent: this }).result);
         const user = new MongoUser(

@@ -7,7 +7,7 @@ import { generatedPassword } from "../../infra/passwords";
 import { parseMemoryMi } from "../../infra/quantities";
 import { Tenant, PasswordCredentials } from "../credentials";
 import { Neo4jDatabase, Neo4jUser } from "./neo4j-admin";
-import { dataOptions } from "../options";
+import { tenancyDataOptions } from "../options";
 import { ServerArgsBase, TenantSpecBase, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
 import { defaultImage } from "../engine";
 import { Neo4jEdition, neo4jCommunityCannotHold, neo4jDatabaseName, neo4jEngine } from "./engine";
@@ -116,7 +116,7 @@ export class Neo4jTenant extends pulumi.ComponentResource implements Tenant {
             const db = new Neo4jDatabase(
                 `${name}-database`,
                 { ...connection, database: neo4jDatabaseName(args.app) },
-                { parent: this, dependsOn: [args.admin.ready], ...dataOptions(args.decommissioned ?? false, args.protect ?? false) },
+                { parent: this, dependsOn: [args.admin.ready], ...tenancyDataOptions(args) },
             );
             password = pulumi.secret(generatedPassword(`${name}-password`, { parent: this }).result);
             const account = new Neo4jUser(

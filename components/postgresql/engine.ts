@@ -70,9 +70,11 @@ export const POSTGRESQL_BACKUP: EngineBackup<PostgresqlOptions, PostgresqlTenant
     prelude: "export PGOPTIONS='-c search_path=pg_catalog,pg_temp'",
     // A lock held on the app's own table fails its backup after 5 minutes instead of holding the Job.
     dump: 'pg_dump --format=custom --no-owner --no-privileges --lock-wait-timeout=5min --dbname="$APP" --file="$OUT"',
-    // Relations, sequences, functions and types of the app's own, in any schema but the system ones.
+    // Empty: the role owns nothing in its database (what DROP OWNED BY in `clear` would drop):
+    // tables, sequences, functions, types, schemas, large objects alike, from the catalog of
+    // owners; the database itself is a shared object (dbid 0), not counted.
     isEmpty:
-        'test "$(psql -X -q -tA --dbname="$APP" -c "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN (\'pg_catalog\', \'information_schema\') AND n.nspname !~ \'^pg_(toast|temp)\') + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN (\'pg_catalog\', \'information_schema\'))")" = 0',
+        'test "$(psql -X -q -tA --dbname="$APP" -c "SELECT pg_catalog.count(*) FROM pg_catalog.pg_shdepend d WHERE d.deptype = \'o\' AND d.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) AND d.refclassid = \'pg_catalog.pg_authid\'::pg_catalog.regclass AND d.refobjid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER)")" = 0',
     // Everything the app's role owns in its database; the database and its grants stay.
     clear: 'psql -X -q -v ON_ERROR_STOP=1 --dbname="$APP" -c "DROP OWNED BY \\"$APP\\" CASCADE"',
     restore: 'pg_restore --exit-on-error --no-owner --no-privileges --dbname="$APP" "$IN"',
@@ -181,6 +183,8 @@ export const postgresqlEngine: EngineDescriptor<"postgresql", EngineRaw, AppRaw,
     audit: () => loadAudit().postgresqlAudit,
     metricsSource: () => "exporter",
     usage: () => loadUsage().postgresqlUsage,
+    // The freeze ends the role's sessions with pg_terminate_backend(pid, timeout), new in 14.
+    moveProblem: (_raw, server) => ((postgresMajor(server.version) ?? 0) < 14 ? `a move needs PostgreSQL 14 or newer; this server runs ${server.version}` : undefined),
     createServer(plan, context) {
         const args = { ...serverArgsOf(plan, context), tuning: plan.settings.options.tuning, tenants: tenantSpecsOf(plan, context) };
         return new (load().PostgresqlServer)(plan.name, args, { parent: context.parent });

@@ -110,11 +110,13 @@ export const QDRANT_BACKUP: EngineBackup<object, QdrantTenantOptions> = {
         prelude: PRELUDE,
         dump: DUMP,
         isEmpty: "qempty",
-        // The collections the backup holds (once the bundle is checked) lose every point: what a
-        // copy that fails after it began recovering them leaves is an empty target again. Before a
-        // restore it only empties what the recovery replaces whole anyway. A collection the
-        // backup does not hold (added since) keeps its points.
-        clear: "qunload",
+        // Nothing to empty before a restore: recovering a snapshot replaces its collection whole,
+        // and an upload that fails leaves the collection as it was.
+        clear: ":",
+        // A copy that fails after it began recovering: the collections the bundle holds (once it
+        // is checked) lose every point, so the target is empty again. A collection the bundle
+        // does not hold keeps its points.
+        unload: "qunload",
         restore: RESTORE,
         // `<collection> <points>` for each of the app's collections, counted exactly; one that
         // does not exist is `absent`, never 0.

@@ -6,7 +6,7 @@ import { Tenant, TenantCredentials } from "../credentials";
 import { QdrantCollection, collectionToken } from "./qdrant-admin";
 import { QdrantCollectionSpec, collectionName, qdrantCollectionClashes, qdrantEngine } from "./engine";
 import { defaultImage } from "../engine";
-import { dataOptions } from "../options";
+import { tenancyDataOptions } from "../options";
 import { ServerArgsBase, TenantSpecBase, assertNoProblems, startServer, tenantsOf, checkServerArgs, checkTenantArgs } from "../server";
 
 export const QDRANT_PORT = qdrantEngine.defaults.port;
@@ -86,7 +86,7 @@ export class QdrantTenant extends pulumi.ComponentResource implements Tenant {
                 new QdrantCollection(
                     `${name}-${n}`,
                     { url: args.admin.url, apiKey: args.admin.apiKey, collection: collectionName(args.app, n), ...args.collections[n] },
-                    { parent: this, dependsOn: [args.admin.ready], ...dataOptions(args.decommissioned ?? false, args.protect ?? false) },
+                    { parent: this, dependsOn: [args.admin.ready], ...tenancyDataOptions(args) },
                 ),
         );
         const fullNames = names.map((n) => collectionName(args.app, n));
