@@ -852,6 +852,27 @@ describe("moving a tenant between two real servers per engine", function () {
                 assert.deepStrictEqual(fs.readdirSync(tmpdir), []);
             });
 
+            if (engine.engine === "postgresql") {
+                it("sees the app's data as data however it is owned: given to pg_database_owner, in sessions set to that role, the target is refused", async () => {
+                    const c = new Client({ host: "127.0.0.1", port: A.port, user: APP, password: A.passwords[APP], database: APP });
+                    await c.connect();
+                    try {
+                        await c.query("SET default_transaction_read_only = off");
+                        await c.query("CREATE TABLE hidden (v int); INSERT INTO hidden VALUES (42); ALTER TABLE hidden OWNER TO pg_database_owner");
+                        await c.query("SELECT lo_from_bytea(0, 'hidden too')");
+                        await c.query(`ALTER ROLE CURRENT_USER IN DATABASE ${APP} SET role = 'pg_database_owner'`);
+                        await c.query("SELECT lo_from_bytea(0, 'as pg_database_owner')");
+                        const into = copyIn(A, there);
+                        assert.strictEqual(into.status, 1);
+                        assert.match(into.stderr, /already holds data/);
+                        assert.strictEqual((await c.query("SELECT v FROM hidden")).rows[0].v, 42, "left as it was");
+                    } finally {
+                        await c.query(`ALTER ROLE CURRENT_USER IN DATABASE ${APP} RESET role`);
+                        await c.end();
+                    }
+                });
+            }
+
             if (engine.engine === "redis") {
                 it("counts as of the copy-out: a key that expires between the two halves does not fail the copy; the app's db must be where its keys are", async () => {
                     const c = new Redis({ host: "127.0.0.1", port: B.port, username: "admin", password: B.serverEnv.REDISCLI_AUTH, db: 1 });

@@ -73,8 +73,23 @@ export const POSTGRESQL_BACKUP: EngineBackup<PostgresqlOptions, PostgresqlTenant
     // Empty: the role owns nothing in its database (what DROP OWNED BY in `clear` would drop):
     // tables, sequences, functions, types, schemas, large objects alike, from the catalog of
     // owners; the database itself is a shared object (dbid 0), not counted.
-    isEmpty:
-        'test "$(psql -X -q -tA --dbname="$APP" -c "SELECT pg_catalog.count(*) FROM pg_catalog.pg_shdepend d WHERE d.deptype = \'o\' AND d.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) AND d.refclassid = \'pg_catalog.pg_authid\'::pg_catalog.regclass AND d.refobjid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER)")" = 0',
+    // SESSION_USER: the login, whatever role a session sets. And what is owned by
+    // pg_database_owner, the role the database's owner is a member of: PostgreSQL records no
+    // owner rows for it (a built-in role), and the app can hand its objects to it.
+    isEmpty: [
+        'test "$(psql -X -q -tA -v ON_ERROR_STOP=1 --dbname="$APP" <<\'SQL\'',
+        "WITH o AS (SELECT oid AS id FROM pg_catalog.pg_roles WHERE rolname = 'pg_database_owner')",
+        "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_shdepend d WHERE d.deptype = 'o'",
+        "    AND d.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())",
+        "    AND d.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass AND d.refobjid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = SESSION_USER))",
+        "  + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c, o WHERE c.relowner = o.id)",
+        "  + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_type t, o WHERE t.typowner = o.id)",
+        "  + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc p, o WHERE p.proowner = o.id)",
+        "  + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_namespace n, o WHERE n.nspowner = o.id AND n.nspname <> 'public')",
+        "  + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_largeobject_metadata l, o WHERE l.lomowner = o.id)",
+        "SQL",
+        ')" = 0',
+    ].join("\n"),
     // Everything the app's role owns in its database; the database and its grants stay.
     clear: 'psql -X -q -v ON_ERROR_STOP=1 --dbname="$APP" -c "DROP OWNED BY \\"$APP\\" CASCADE"',
     restore: 'pg_restore --exit-on-error --no-owner --no-privileges --dbname="$APP" "$IN"',
