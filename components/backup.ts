@@ -270,7 +270,9 @@ export function copyInScript(commands: BackupCommands): string {
             `unload() {\n${commands.unload ?? commands.clear}\n}`,
             `trap 'if [ "$copied" != true ]; then echo "copy: emptying the target again" >&2; if ( cleanup=""; trap '"'"'rm -f $cleanup'"'"' EXIT; unload ) >&2; then :; else echo "copy: could not empty the target: empty it by hand before the copy runs again" >&2; fi; fi; rm -f $cleanup' EXIT`,
             // Stopped: the restore and every other process of the script's group end (the shell
-            // ignores the TERM it sends them), then the EXIT trap unloads.
+            // ignores the TERM it sends them), then the EXIT trap unloads. The script must lead its
+            // process group, as it does as a container's first process (Kubernetes; Docker's
+            // --init gives its child a group of its own); run from another shell, start it with setsid.
             `trap 'trap "" TERM INT; echo "copy: stopped" >&2; kill -TERM 0 2>/dev/null || true; wait; exit 143' TERM INT`,
             // A subshell: the temporary files it makes are its own to remove.
             `(\ncleanup=""\ntrap 'rm -f $cleanup' EXIT\n${commands.restore}\n) &`,
