@@ -243,7 +243,7 @@ function postgresql(): Engine {
             return { path: [work], source: "public.notes 4", target: "public.notes 0" };
         },
         dumpTool: { name: "pg_dump", word: "--format=custom" },
-        restoreTool: { name: "pg_restore", word: "--exit-on-error" },
+        restoreTool: { name: "pg_restore", word: "--single-transaction" },
         existingSession: {
             events: ["terminating connection due to administrator command", "Connection terminated unexpectedly"],
             write: "Client has encountered a connection error and is not queryable",

@@ -92,7 +92,8 @@ export const POSTGRESQL_BACKUP: EngineBackup<PostgresqlOptions, PostgresqlTenant
     ].join("\n"),
     // Everything the app's role owns in its database; the database and its grants stay.
     clear: 'psql -X -q -v ON_ERROR_STOP=1 --dbname="$APP" -c "DROP OWNED BY \\"$APP\\" CASCADE"',
-    restore: 'pg_restore --exit-on-error --no-owner --no-privileges --dbname="$APP" "$IN"',
+    // One transaction: a restore that fails or is stopped leaves nothing of itself behind.
+    restore: 'pg_restore --single-transaction --exit-on-error --no-owner --no-privileges --dbname="$APP" "$IN"',
     // Every table of the app's (any schema but the system ones) with its rows, counted exactly in
     // one snapshot: ONLY counts each row in its own table (inheritance, partitions), and without
     // row-level security a policy fails the count rather than hide rows. Then its large objects.
