@@ -98,7 +98,6 @@ export class DatabasePlatform extends pulumi.ComponentResource {
         const copies = new Map<string, { resource: pulumi.Resource; done: pulumi.Output<unknown> }>();
         for (const { plan, tenant } of moves) {
             const key = tenantName(tenant.app, plan.engine);
-            if (!built.has(tenant.moveFrom!.server)) throw new Error(`DatabasePlatform ${name}: ${tenant.app} moves from server ${tenant.moveFrom!.server}, which is not planned; plan the server it moves from with its tenancy retired`);
             const copy =
                 target.kind === "kubernetes"
                     ? moveJob(plan, tenant, built, target, [tenant.moveFrom!.server, plan.name].flatMap((s) => (runtime as KubernetesRuntime).admissionOf(s) ?? []), this)

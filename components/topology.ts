@@ -42,10 +42,34 @@ export function sharedAdminEndpoints(servers: ServerPlan[]): { engine: string; h
     return [...byEngine.entries()].filter(([, v]) => v.servers > 1).map(([engine, v]) => ({ engine, ...v }));
 }
 
+/**
+ * A move needs both ends planned: the server it copies from holds the app's retired tenancy of
+ * that engine, and every retired tenancy is the source of one move.
+ */
+export function moveProblems(servers: ServerPlan[]): string[] {
+    const problems: string[] = [];
+    const sources = new Set<string>();
+    for (const server of servers) {
+        for (const t of server.tenants.filter((t) => t.moveFrom !== undefined)) {
+            const from = servers.find((s) => s.name === t.moveFrom!.server && s.engine === server.engine);
+            if (from === undefined || !from.tenants.some((o) => o.app === t.app && o.retired)) {
+                problems.push(`${t.app} moves its ${server.engine} data from server ${t.moveFrom!.server}, which is not planned with ${t.app}'s retired tenancy`);
+            }
+            sources.add(`${t.moveFrom!.server}/${t.app}`);
+        }
+    }
+    for (const server of servers) {
+        for (const t of server.tenants.filter((t) => t.retired && !sources.has(`${server.name}/${t.app}`))) {
+            problems.push(`${t.app}'s tenancy on server ${server.name} is retired, but no move copies it anywhere`);
+        }
+    }
+    return problems;
+}
+
 /** Every problem of a set of planned servers, as DatabasePlatform reports them. */
 export function topologyProblems(servers: ServerPlan[]): string[] {
     const ports = new Map<number, string>();
-    const problems = objectNameClashes(servers);
+    const problems = [...objectNameClashes(servers), ...moveProblems(servers)];
     for (const e of sharedAdminEndpoints(servers)) {
         problems.push(`the admin endpoint ${JSON.stringify(e.host)} would point ${e.servers} ${e.engine} servers at one address; include {server} in the host`);
     }

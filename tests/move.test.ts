@@ -515,11 +515,19 @@ describe("moving MongoDB and Qdrant (config, and rendered under mocks on Kuberne
             }
         });
 
+        it("refuses, as a library, a retired tenancy that no move copies", async () => {
+            const servers = planTopology(parseStackConfig(MOVING)).servers.map((s) => ({ ...s, tenants: s.tenants.map((t) => ({ ...t, moveFrom: undefined })) }));
+            await assert.rejects(
+                runProgram(() => new DatabasePlatform("p", { target: { kind: "docker", provider: new docker.Provider("d", {}), namePrefix: "p" }, servers })),
+                /app_a's tenancy on server postgresql is retired, but no move copies it anywhere/,
+            );
+        });
+
         it("refuses, as a library, a plan that moves an app from a server it does not hold", async () => {
             const servers = planTopology(parseStackConfig(MOVING)).servers.filter((s) => s.name !== "postgresql");
             await assert.rejects(
                 runProgram(() => new DatabasePlatform("p", { target: { kind: "docker", provider: new docker.Provider("d", {}), namePrefix: "p" }, servers })),
-                /DatabasePlatform p: app_a moves from server postgresql, which is not planned/,
+                /^Error: DatabasePlatform p: app_a moves its postgresql data from server postgresql, which is not planned with app_a's retired tenancy$/,
             );
         });
     });
