@@ -13,7 +13,8 @@ export const appNameArb = fc
 const placementArb = fc.constantFrom("shared", "dedicated");
 const backupArb = fc.oneof(fc.constant(false as const), fc.record({ keep: fc.integer({ min: 1, max: 30 }) }));
 
-type Use = { placement?: "shared" | "dedicated" };
+/** `moving`: the app's data of the engine moves to its placement from the other one (`moveFrom`). */
+type Use = { placement?: "shared" | "dedicated"; moving?: boolean };
 
 export interface AppSpec {
     name: string;
@@ -35,11 +36,11 @@ export const appsArb = (maxApps = 12, minApps = 1) =>
             {
                 name: appNameArb,
                 placement: placementArb,
-                postgresql: fc.record({ placement: placementArb, connectionLimit: fc.integer({ min: 1, max: 8 }), backup: backupArb, restoreLatest: fc.boolean() }, { requiredKeys: [] }),
-                redis: fc.record({ placement: placementArb, backup: backupArb }, { requiredKeys: [] }),
-                mysql: fc.record({ placement: placementArb }, { requiredKeys: [] }),
-                mongodb: fc.record({ placement: placementArb }, { requiredKeys: [] }),
-                qdrant: fc.record({ placement: placementArb }, { requiredKeys: [] }),
+                postgresql: fc.record({ placement: placementArb, moving: fc.boolean(), connectionLimit: fc.integer({ min: 1, max: 8 }), backup: backupArb, restoreLatest: fc.boolean() }, { requiredKeys: [] }),
+                redis: fc.record({ placement: placementArb, moving: fc.boolean(), backup: backupArb }, { requiredKeys: [] }),
+                mysql: fc.record({ placement: placementArb, moving: fc.boolean() }, { requiredKeys: [] }),
+                mongodb: fc.record({ placement: placementArb, moving: fc.boolean() }, { requiredKeys: [] }),
+                qdrant: fc.record({ placement: placementArb, moving: fc.boolean() }, { requiredKeys: [] }),
                 neo4j: fc.record({ placement: placementArb }, { requiredKeys: [] }),
             },
             { requiredKeys: ["name"] },
@@ -94,21 +95,29 @@ export const stackArb = fc.record({
  */
 export function rawConfig(stack: { placement: string; postgresqlPlacement?: string; redisPlacement?: string; backups?: boolean }, apps: AppSpec[], dbOf: (app: string) => number) {
     const rawApps: Record<string, unknown> = {};
+    const enginePlacement: Record<string, string | undefined> = { postgresql: stack.postgresqlPlacement, redis: stack.redisPlacement };
     for (const app of apps) {
         const entry: Record<string, unknown> = {};
         if (app.placement) entry.placement = app.placement;
+        // A move names the other placement than the one the app's engine ends up on.
+        const use = (engine: string, given: Use) => {
+            const { moving, ...rest } = given;
+            const placement = rest.placement ?? app.placement ?? enginePlacement[engine] ?? stack.placement;
+            return { ...rest, ...(moving && { moveFrom: placement === "shared" ? "dedicated" : "shared" }) };
+        };
         if (app.postgresql) {
-            const { backup, restoreLatest, ...use } = app.postgresql;
-            const restore = stack.backups && backup !== false && restoreLatest ? { restore: { from: "latest" } } : {};
-            entry.postgresql = { ...use, ...(stack.backups && backup !== undefined ? { backup } : {}), ...restore };
+            const { backup, restoreLatest, ...given } = app.postgresql;
+            // A move and a restore at once are refused.
+            const restore = stack.backups && backup !== false && restoreLatest && !given.moving ? { restore: { from: "latest" } } : {};
+            entry.postgresql = { ...use("postgresql", given), ...(stack.backups && backup !== undefined ? { backup } : {}), ...restore };
         }
         if (app.redis) {
-            const { backup, ...use } = app.redis;
-            entry.redis = { ...use, db: dbOf(app.name), ...(stack.backups && backup !== undefined ? { backup } : {}) };
+            const { backup, ...given } = app.redis;
+            entry.redis = { ...use("redis", given), db: dbOf(app.name), ...(stack.backups && backup !== undefined ? { backup } : {}) };
         }
-        if (app.mysql) entry.mysql = { ...app.mysql };
-        if (app.mongodb) entry.mongodb = { ...app.mongodb };
-        if (app.qdrant) entry.qdrant = { ...app.qdrant, collections: { docs: { size: 8, distance: "Cosine" } } };
+        if (app.mysql) entry.mysql = use("mysql", app.mysql);
+        if (app.mongodb) entry.mongodb = use("mongodb", app.mongodb);
+        if (app.qdrant) entry.qdrant = { ...use("qdrant", app.qdrant), collections: { docs: { size: 8, distance: "Cosine" } } };
         if (app.neo4j && app.name.length >= 3) entry.neo4j = { ...app.neo4j };
         rawApps[app.name] = entry;
     }

@@ -99,7 +99,7 @@ describe("planner", () => {
     });
 
     describe("properties", () => {
-        it("every tenant lives on exactly one server; shared means one server per engine, dedicated one tenant per server", () => {
+        it("every tenant lives on exactly one server (a moving one also keeps its retired tenancy on the server it leaves); shared means one server per engine, dedicated one tenant per server", () => {
             fc.assert(
                 fc.property(stackArb, appsArb(), (stack, apps) => {
                     const config = parseStackConfig(rawConfig(stack, apps, dbNumbering(apps.map((a) => a.name))));
@@ -108,13 +108,16 @@ describe("planner", () => {
                     for (const app of Object.values(config.apps)) {
                         for (const engine of ENGINES) if (app.uses[engine]) wanted.add(`${app.name}/${engine}`);
                     }
-                    const seen: string[] = topology.servers.flatMap((s) => s.tenants.map((t) => `${t.app}/${t.engine}`));
+                    const seen: string[] = topology.servers.flatMap((s) => s.tenants.filter((t) => !t.retired).map((t) => `${t.app}/${t.engine}`));
                     assert.strictEqual(seen.length, new Set(seen).size, "a tenant is on two servers");
                     assert.deepStrictEqual(new Set(seen), wanted);
                     for (const s of topology.servers) {
                         for (const t of s.tenants) {
                             assert.strictEqual(t.engine, s.engine);
-                            assert.strictEqual(config.apps[t.app].uses[s.engine].placement, s.placement);
+                            const use = config.apps[t.app].uses[s.engine];
+                            // A retired tenancy is where the app's data is now: the placement it moves from.
+                            assert.strictEqual(t.retired ? use.moveFrom : use.placement, s.placement);
+                            if (t.moveFrom) assert.ok(topology.servers.some((o) => o.name === t.moveFrom!.server && o.tenants.some((r) => r.app === t.app && r.retired)));
                         }
                         if (s.placement === "dedicated") assert.strictEqual(s.tenants.length, 1);
                     }

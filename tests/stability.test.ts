@@ -41,6 +41,9 @@ function ownerOf(r: RecordedResource, byUrn: Map<string, RecordedResource>, dedi
         const tenant = /^tenant-databases:[a-z0-9]+:[A-Za-z0-9]+Tenant$/.test(cur.type) && /^[a-z0-9-]+\/([a-z][a-z0-9_]*)$/.exec(cur.name);
         if (tenant) return tenant[1];
         if (cur.type === "kubernetes:core/v1:Secret" && cur.name.endsWith("-databases")) return cur.name.slice(0, -"-databases".length);
+        // An app's move of an engine: its copy Job or command, and the login Secrets of the Job.
+        const move = /^([a-z][a-z0-9_]*)-(postgresql|mysql|mongodb|redis|qdrant|neo4j)-move(-|$)/.exec(cur.name);
+        if (move && !cur.type.startsWith("tenant-databases:")) return move[1];
         // An app's backups: its CronJob, restore Job and login Secret.
         const backups = /^([a-z][a-z0-9_]*)-(postgresql|mysql|mongodb|redis|qdrant|neo4j)-backups$/.exec(cur.name);
         if (cur.type === "tenant-databases:backup:TenantBackup" && backups) return backups[1];
