@@ -9,9 +9,7 @@
 // passwords are, as secrets.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-
-/** Where the host's copy directory is mounted in the one-off containers (as BACKUP_DIR). */
-export const DOCKER_MOVE_DIR = "/backups";
+import { CONTAINER_BACKUP_DIR, dockerEnvFile, isVariableName } from "./docker-env";
 
 /**
  * The command's script (sh), the same for every move: the rest is in its environment.
@@ -48,7 +46,7 @@ export const DOCKER_MOVE_SCRIPT = [
     // after the move, so a run cannot overlap one still going (a cancelled pulumi up leaves its
     // container running); --init passes a stop on to the script, which empties a half-loaded target.
     "half() {",
-    `  docker run --rm --init --name="$MOVE_NAME-$2" --network="container:$1" --user="$(id -u):$(id -g)" --env-file="$work/$2.env" --volume="$work/copy:${DOCKER_MOVE_DIR}" --entrypoint=sh "$MOVE_IMAGE" -c "$3"`,
+    `  docker run --rm --init --name="$MOVE_NAME-$2" --network="container:$1" --user="$(id -u):$(id -g)" --env-file="$work/$2.env" --volume="$work/copy:${CONTAINER_BACKUP_DIR}" --entrypoint=sh "$MOVE_IMAGE" -c "$3"`,
     "}",
     'half "$MOVE_FROM_CONTAINER" from "$MOVE_COPY_OUT"',
     'half "$MOVE_TO_CONTAINER" to "$MOVE_COPY_IN"',
@@ -77,25 +75,20 @@ export interface DockerMoveSpec {
     copyIn: string;
 }
 
-/** `NAME=value` lines; Docker's env files take no line breaks. */
+/** `NAME=value` lines, as an env file holds them (the script writes the file, ending each line). */
 function lines(vars: Record<string, string>): string {
-    return Object.entries(vars)
-        .map(([name, value]) => {
-            if (/[\r\n]/.test(value) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`${name}: not a variable a Docker env file can carry`);
-            return `${name}=${value}`;
-        })
-        .join("\n");
+    return dockerEnvFile(vars).replace(/\n$/, "");
 }
 
 /** The environment DOCKER_MOVE_SCRIPT reads for `spec`; the passwords are secrets. */
 export function dockerMoveEnvironment(spec: DockerMoveSpec): Record<string, pulumi.Input<string>> {
     const side = (s: DockerMoveSide) => ({
         container: s.container,
-        vars: lines({ ...s.vars, BACKUP_DIR: DOCKER_MOVE_DIR, HOME: "/tmp" }),
+        vars: lines({ ...s.vars, BACKUP_DIR: CONTAINER_BACKUP_DIR, HOME: "/tmp" }),
         serverVars: lines(
             Object.fromEntries(
                 Object.entries(s.serverVars).map(([name, from]) => {
-                    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(from)) throw new Error(`${name}: ${JSON.stringify(from)} is not a server variable name`);
+                    if (!isVariableName(from)) throw new Error(`${name}: ${JSON.stringify(from)} is not a server variable name`);
                     return [name, from];
                 }),
             ),

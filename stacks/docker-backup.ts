@@ -8,13 +8,13 @@ import { EngineBackup, backupEnvironment, backupScript, restoreScript } from "..
 import { restoreFromProblem } from "../components/backup-plan";
 import { engineNamed } from "../components/engines";
 import type { ServerPlan, TenantPlan } from "../components/engine";
+import { CONTAINER_BACKUP_DIR } from "../infra/docker-env";
 import { dockerContainerName } from "../infra/naming";
 import type { StackConfig } from "./config";
 import { dockerNamePrefix } from "./files";
 import { planTopology } from "./plan";
 
-/** Where the host directory is mounted in the one-off container. */
-export const CONTAINER_BACKUP_DIR = "/backups";
+export { CONTAINER_BACKUP_DIR, dockerEnvFile } from "../infra/docker-env";
 
 export interface DockerBackupRequest {
     mode: "backup" | "restore";
@@ -136,12 +136,3 @@ function oneRun(request: DockerBackupRequest, hook: EngineBackup, server: Server
     };
 }
 
-/** A file for `docker run --env-file`: Docker takes each line's value literally (no quotes), and lines cannot hold a newline. */
-export function dockerEnvFile(env: Record<string, string>): string {
-    return Object.entries(env)
-        .map(([key, value]) => {
-            if (/[\r\n]/.test(value)) throw new Error(`${key}: a value with a line break cannot go through docker --env-file`);
-            return `${key}=${value}\n`;
-        })
-        .join("");
-}
