@@ -81,6 +81,23 @@ export interface EngineBackup<Options = any, TenantOptions = any> {
 }
 
 /**
+ * The variables the commands take from the server's admin environment: variable -> its name
+ * there. `freeze`: a copyOutScript's, with those a freeze as the admin reads.
+ */
+export function serverVariables(hook: EngineBackup, options: { freeze?: boolean } = {}): Record<string, string> {
+    return { ...hook.secretEnv, ...(options.freeze && hook.commands.freezeAsAdmin ? hook.freezeSecretEnv : {}) };
+}
+
+/** The plain variables of a copy script: the hook's, and those only a copy reads (copyEnv). */
+export function copyVariables<Options, TenantOptions>(
+    hook: EngineBackup<Options, TenantOptions>,
+    server: { host: string; port: number; options: Options },
+    tenant: { app: string; options: TenantOptions },
+): Record<string, string> {
+    return { ...hook.env(server, tenant), ...hook.copyEnv?.(tenant) };
+}
+
+/**
  * Every variable an engine's commands read, for a run outside Kubernetes: the plain ones, the
  * secret ones taken from the server's own environment (`serverEnv`, e.g. a container's), and the
  * app's own password where the commands log in as the app. `copy`: for a copy script, also the
@@ -95,8 +112,7 @@ export function backupEnvironment<Options, TenantOptions>(
     tenantPassword?: string,
     options: { freeze?: boolean; copy?: boolean } = {},
 ): Record<string, string> {
-    const fromServer = { ...hook.secretEnv, ...(options.freeze && hook.commands.freezeAsAdmin ? hook.freezeSecretEnv : {}) };
-    const secret = Object.entries(fromServer).map(([name, from]) => {
+    const secret = Object.entries(serverVariables(hook, options)).map(([name, from]) => {
         const value = serverEnv[from];
         if (value === undefined) throw new Error(`the server's environment has no ${from} (needed as ${name})`);
         return [name, value] as const;
@@ -105,8 +121,8 @@ export function backupEnvironment<Options, TenantOptions>(
         if (tenantPassword === undefined) throw new Error(`${tenant.app}'s own password is needed (as ${hook.tenantPasswordEnv})`);
         secret.push([hook.tenantPasswordEnv, tenantPassword]);
     }
-    const copy = options.copy || options.freeze ? (hook.copyEnv?.(tenant) ?? {}) : {};
-    return { ...hook.env(server, tenant), ...copy, ...Object.fromEntries(secret) };
+    const plain = options.copy || options.freeze ? copyVariables(hook, server, tenant) : hook.env(server, tenant);
+    return { ...plain, ...Object.fromEntries(secret) };
 }
 
 /** A backup's name: `<app>-<engine>-<UTC time>.<extension>`; the pattern a script matches them with. */

@@ -7,7 +7,7 @@ import { DockerTarget, dockerServerNetwork } from "../infra/docker";
 import { DockerMoveSide, dockerMoveCommand } from "../infra/docker-move";
 import { KubernetesRuntime, KubernetesTarget, kubernetesServerNamespace, kubernetesServiceHost } from "../infra/kubernetes";
 import { KubernetesBackupStore, MoveSide, backupVolumeClaim, tenantMoveJob } from "../infra/kubernetes-backup";
-import { copyInScript, copyOutScript } from "./backup";
+import { copyInScript, copyOutScript, copyVariables, serverVariables } from "./backup";
 import type { BackupDestination } from "./backup-plan";
 import { TenantBackup } from "./tenant-backup";
 import { appSecretName, dnsName, dockerContainerName, tenantName } from "../infra/naming";
@@ -80,14 +80,16 @@ export class DatabasePlatform extends pulumi.ComponentResource {
             const server = engineNamed(plan.engine).createServer(plan, { runtime, protect, decommission, parent: this, copied, moving });
             built.set(plan.name, server);
             // A retired tenancy (an app moving away) keeps its data but gives the app nothing.
-            tenants.push(...plan.tenants.filter((t) => !t.retired).map((t) => server.tenants[t.app]));
+            const active = plan.tenants.filter((t) => !t.retired).map((t) => t.app);
+            const retired = plan.tenants.filter((t) => t.retired).map((t) => t.app);
+            tenants.push(...active.map((app) => server.tenants[app]));
             summaries.push(
                 pulumi.all([server.host, server.port]).apply(([host, port]) => ({
                     engine: plan.engine,
                     name: plan.name,
                     placement: plan.placement,
-                    tenants: plan.tenants.filter((t) => !t.retired).map((t) => t.app),
-                    ...(plan.tenants.some((t) => t.retired) && { retired: plan.tenants.filter((t) => t.retired).map((t) => t.app) }),
+                    tenants: active,
+                    ...(retired.length > 0 && { retired }),
                     host,
                     port,
                 })),
@@ -206,9 +208,9 @@ function moveJob(
     const newTenant = built.get(plan.name)!.tenants[t.app];
     const side = (server: string, password: pulumi.Output<string> | undefined, freeze: boolean): MoveSide => ({
         server,
-        env: { ...hook.env({ host: kubernetesServiceHost(server, target.namespace), port: engine.defaults.port, options: plan.settings.options }, t), ...hook.copyEnv?.(t) },
+        env: copyVariables(hook, { host: kubernetesServiceHost(server, target.namespace), port: engine.defaults.port, options: plan.settings.options }, t),
         password,
-        serverSecretEnv: { ...hook.secretEnv, ...(freeze && hook.commands.freezeAsAdmin ? hook.freezeSecretEnv : {}) },
+        serverSecretEnv: serverVariables(hook, { freeze }),
     });
     const job = tenantMoveJob(
         `${tenantName(t.app, plan.engine)}-move`,
@@ -241,8 +243,8 @@ function dockerMove(plan: ServerPlan, t: TenantPlan, built: Map<string, BuiltSer
     const newTenant = built.get(plan.name)!.tenants[t.app];
     const side = (server: string, tenant: Tenant, freeze: boolean): DockerMoveSide => ({
         container: dockerContainerName(target.namePrefix, server),
-        vars: { ...hook.env({ host: "127.0.0.1", port: engine.defaults.port, options: plan.settings.options }, t), ...hook.copyEnv?.(t), APP: t.app, ENGINE: plan.engine },
-        serverVars: { ...hook.secretEnv, ...(freeze && hook.commands.freezeAsAdmin ? hook.freezeSecretEnv : {}) },
+        vars: { ...copyVariables(hook, { host: "127.0.0.1", port: engine.defaults.port, options: plan.settings.options }, t), APP: t.app, ENGINE: plan.engine },
+        serverVars: serverVariables(hook, { freeze }),
         password: tenant.loginPassword,
     });
     const command = dockerMoveCommand(
