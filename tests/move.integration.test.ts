@@ -121,25 +121,19 @@ async function until(what: string, check: () => boolean, ms = 5000): Promise<voi
     }
 }
 
-/** A wrapper of `tool` (as found on `searchPath`) in `dir` that stops at its first call with `word` until `<dir>/go` exists, leaving `<dir>/paused`. */
-function pausingWrapper(dir: string, tool: string, word: string, searchPath: string): void {
+/**
+ * A wrapper of `tool` (as found on `searchPath`) in `dir` that acts at its first call with `word`:
+ * `pause` stops it before it runs until `<dir>/go` exists, leaving `<dir>/paused`; `hang` runs it
+ * and then never returns, leaving `<dir>/loaded` (a restore that loaded and hung). Other calls run
+ * the tool as they are.
+ */
+function wrapTool(how: "pause" | "hang", dir: string, tool: string, word: string, searchPath: string): void {
     const real = execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8", env: { PATH: searchPath } }).trim();
-    const script = [
-        "#!/bin/sh",
-        `case " $* " in *" ${word} "*) if [ ! -e '${dir}/paused' ]; then : > '${dir}/paused'; while [ ! -e '${dir}/go' ]; do sleep 0.01; done; fi;; esac`,
-        `exec '${real}' "$@"`,
-    ].join("\n");
-    fs.writeFileSync(path.join(dir, tool), script, { mode: 0o755 });
-}
-
-/** A wrapper of `tool` in `dir` that, at its first call with `word`, runs it and then hangs (leaving `<dir>/loaded`): a restore that loaded and never returns. */
-function hangingWrapper(dir: string, tool: string, word: string, searchPath: string): void {
-    const real = execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8", env: { PATH: searchPath } }).trim();
-    const script = [
-        "#!/bin/sh",
-        `case " $* " in *" ${word} "*) if [ ! -e '${dir}/loaded' ]; then '${real}' "$@"; : > '${dir}/loaded'; exec sleep 600; fi;; esac`,
-        `exec '${real}' "$@"`,
-    ].join("\n");
+    const first =
+        how === "pause"
+            ? `if [ ! -e '${dir}/paused' ]; then : > '${dir}/paused'; while [ ! -e '${dir}/go' ]; do sleep 0.01; done; fi`
+            : `if [ ! -e '${dir}/loaded' ]; then '${real}' "$@"; : > '${dir}/loaded'; exec sleep 600; fi`;
+    const script = ["#!/bin/sh", `case " $* " in *" ${word} "*) ${first};; esac`, `exec '${real}' "$@"`].join("\n");
     fs.writeFileSync(path.join(dir, tool), script, { mode: 0o755 });
 }
 
@@ -650,7 +644,7 @@ describe("moving a tenant between two real servers per engine", function () {
                 const neighbour = await engine.session(A, NEIGHBOUR);
                 await running.write(100);
                 const bin = newDir("bin");
-                pausingWrapper(bin, engine.dumpTool.name, engine.dumpTool.word, [A.binPath, process.env.PATH].filter(Boolean).join(":"));
+                wrapTool("pause", bin, engine.dumpTool.name, engine.dumpTool.word, [A.binPath, process.env.PATH].filter(Boolean).join(":"));
                 there = newDir("copy");
                 const copy = runAsync(copyOutScript(hook.commands), env(A, there, { freeze: true, path: [bin] }));
                 try {
@@ -751,7 +745,7 @@ describe("moving a tenant between two real servers per engine", function () {
                 await engine.empty(A);
                 const nothing = await engine.data(A, APP);
                 const bin = newDir("hang");
-                hangingWrapper(bin, engine.restoreTool.name, engine.restoreTool.word, [A.binPath, process.env.PATH].filter(Boolean).join(":"));
+                wrapTool("hang", bin, engine.restoreTool.name, engine.restoreTool.word, [A.binPath, process.env.PATH].filter(Boolean).join(":"));
                 // In a process group of its own, as the shell is in its container.
                 const child = spawn("sh", ["-c", copyInScript(hook.commands)], { env: env(A, there, { path: [bin] }), detached: true });
                 let stderr = "";
